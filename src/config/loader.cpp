@@ -1,0 +1,408 @@
+// The YAML config loader: loadFile()/loadString() from config.h. Walks the document once with a
+// Reader, section by section, then cross-checks names, listen addresses and route upstreams.
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <system_error>
+
+#include "config/config.h"
+#include "config/host_port.h"
+#include "config/reader.h"
+
+namespace weir::config {
+namespace {
+
+constexpr int64_t kMaxWorkers = 256;
+constexpr int64_t kMaxWeight = 1000;
+constexpr int64_t kMaxIdle = 100'000;
+constexpr int64_t kMaxConnections = 100'000'000;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// RFC 9110 token characters, for header names.
+bool isToken(std::string_view s) {
+  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kExtra.find(c) != std::string_view::npos;
+  });
+}
+
+// A route host: a name, or "*." and a suffix; letters, digits, '-', '_' and '.'.
+bool isHostPattern(std::string_view host) {
+  if (host.starts_with("*.")) host.remove_prefix(2);
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool isWildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+// Whether binding both would clash: same port (other than 0, which the OS picks) and the same
+// host, or a wildcard of the same family on one side.
+bool overlaps(const HostPort& a, const HostPort& b) {
+  if (a.port != b.port || a.port == 0) return false;
+  if (a.host == b.host) return true;
+  bool a6 = a.host.find(':') != std::string::npos;
+  bool b6 = b.host.find(':') != std::string::npos;
+  return a6 == b6 && (isWildcard(a.host) || isWildcard(b.host));
+}
+
+// Walks one document into a Config. Reads upstreams before listeners so that routes can be
+// checked against the upstream names.
+class Loader {
+ public:
+  explicit Loader(Reader& r) : r_(r) {}
+
+  Config read(const Item& root) {
+    Config c;
+    if (!r_.mapping(root,
+                    {"workers", "listeners", "upstreams", "limits", "timeouts", "access_log"}))
+      return c;
+    if (auto v = r_.optional(root, "workers")) readWorkers(*v, c.workers);
+    if (auto v = r_.optional(root, "upstreams")) c.upstreams = readUpstreams(*v);
+    if (auto v = r_.required(root, "listeners")) c.listeners = readListeners(*v);
+    if (auto v = r_.optional(root, "limits")) readLimits(*v, c.limits);
+    if (auto v = r_.optional(root, "timeouts")) readTimeouts(*v, c.timeouts);
+    if (auto v = r_.optional(root, "access_log")) readAccessLog(*v, c.access_log);
+    return c;
+  }
+
+ private:
+  void readWorkers(const Item& v, int& out) {
+    if (!v.node.IsScalar()) {
+      r_.fail(v, "must be auto or 1.." + std::to_string(kMaxWorkers));
+      return;
+    }
+    const std::string& s = v.node.Scalar();
+    if (s == "auto") {
+      out = 0;
+      return;
+    }
+    int n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n < 1 || n > kMaxWorkers) {
+      r_.fail(v, "must be auto or 1.." + std::to_string(kMaxWorkers) + ", got '" + s + "'");
+      return;
+    }
+    out = n;
+  }
+
+  // Records `name` for a list; reports a repeat at `at`.
+  void claimName(std::map<std::string, std::string>& taken, const std::string& name, const Item& at,
+                 const std::string& owner) {
+    auto [it, fresh] = taken.emplace(name, owner);
+    if (!fresh) r_.fail(at, "duplicate name '" + name + "', already used by " + it->second);
+  }
+
+  // --- upstreams ---
+
+  std::vector<Upstream> readUpstreams(const Item& v) {
+    std::vector<Upstream> out;
+    auto entries = r_.sequence(v, false);
+    if (!entries) {
+      upstream_names_known_ = false;
+      return out;
+    }
+    std::map<std::string, std::string> names;
+    for (const Item& e : *entries) {
+      out.push_back(readUpstream(e));
+      const Upstream& u = out.back();
+      if (u.name.empty()) {
+        upstream_names_known_ = false;
+        continue;
+      }
+      if (auto name = r_.optional(e, "name")) claimName(names, u.name, *name, e.path);
+      upstream_names_.insert(u.name);
+    }
+    return out;
+  }
+
+  Upstream readUpstream(const Item& item) {
+    Upstream u;
+    u.pos = item.pos;
+    if (!r_.mapping(item, {"name", "servers", "keepalive", "timeouts"})) return u;
+    if (auto v = r_.required(item, "name"))
+      if (auto s = r_.nonEmptyString(*v)) u.name = *s;
+    if (auto v = r_.required(item, "servers")) {
+      if (auto entries = r_.sequence(*v, true)) {
+        std::vector<std::pair<HostPort, std::string>> seen;  // address, path
+        for (const Item& e : *entries) {
+          u.servers.push_back(readServer(e));
+          const HostPort& a = u.servers.back().address;
+          if (a.port == 0) continue;  // unreadable; already reported
+          auto same = std::find_if(seen.begin(), seen.end(), [&](const auto& s) {
+            return s.first.host == a.host && s.first.port == a.port;
+          });
+          if (same != seen.end())
+            r_.fail(*r_.optional(e, "address"),
+                    "duplicate server, already listed as " + same->second);
+          else
+            seen.emplace_back(a, e.path);
+        }
+      }
+    }
+    if (auto v = r_.optional(item, "keepalive")) {
+      if (r_.mapping(*v, {"max_idle", "idle_timeout"})) {
+        r_.readInteger(*v, "max_idle", 0, kMaxIdle, u.keepalive.max_idle);
+        r_.readDuration(*v, "idle_timeout", u.keepalive.idle_timeout);
+      }
+    }
+    if (auto v = r_.optional(item, "timeouts")) {
+      if (r_.mapping(*v, {"connect", "response"})) {
+        r_.readDuration(*v, "connect", u.timeouts.connect);
+        r_.readDuration(*v, "response", u.timeouts.response);
+      }
+    }
+    return u;
+  }
+
+  Server readServer(const Item& item) {
+    Server s;
+    s.pos = item.pos;
+    if (!r_.mapping(item, {"address", "weight"})) return s;
+    if (auto v = r_.required(item, "address")) {
+      if (auto text = r_.nonEmptyString(*v)) {
+        auto addr = parseServerAddress(*text);
+        if (addr)
+          s.address = std::move(*addr);
+        else
+          r_.fail(*v, addr.error().detail);
+      }
+    }
+    r_.readInteger(item, "weight", 1, kMaxWeight, s.weight);
+    return s;
+  }
+
+  // --- listeners ---
+
+  std::vector<Listener> readListeners(const Item& v) {
+    std::vector<Listener> out;
+    auto entries = r_.sequence(v, true);
+    if (!entries) return out;
+    std::map<std::string, std::string> names;
+    std::vector<std::pair<HostPort, std::string>> bound;  // address, path
+    for (const Item& e : *entries) {
+      out.push_back(readListener(e));
+      const Listener& l = out.back();
+      if (!l.name.empty()) claimName(names, l.name, *r_.optional(e, "name"), e.path);
+      if (l.listen.text.empty()) continue;  // unreadable; already reported
+      auto clash = std::find_if(bound.begin(), bound.end(),
+                                [&](const auto& b) { return overlaps(b.first, l.listen); });
+      if (clash != bound.end())
+        r_.fail(*r_.optional(e, "listen"), "duplicate listen address: " + clash->second +
+                                               " already listens on " + clash->first.text);
+      else
+        bound.emplace_back(l.listen, e.path);
+    }
+    return out;
+  }
+
+  Listener readListener(const Item& item) {
+    Listener l;
+    l.pos = item.pos;
+    if (!r_.mapping(item, {"name", "listen", "routes"})) return l;
+    if (auto v = r_.required(item, "name"))
+      if (auto s = r_.nonEmptyString(*v)) l.name = *s;
+    if (auto v = r_.required(item, "listen")) {
+      if (auto text = r_.nonEmptyString(*v)) {
+        auto addr = parseListenAddress(*text);
+        if (addr)
+          l.listen = std::move(*addr);
+        else
+          r_.fail(*v, addr.error().detail);
+      }
+    }
+    if (auto v = r_.required(item, "routes"))
+      if (auto entries = r_.sequence(*v, true))
+        for (const Item& e : *entries) l.routes.push_back(readRoute(e));
+    return l;
+  }
+
+  Route readRoute(const Item& item) {
+    Route route;
+    route.pos = item.pos;
+    if (!r_.mapping(item, {"match", "upstream", "respond"})) return route;
+    if (auto v = r_.optional(item, "match")) readMatch(*v, route.match);
+    auto upstream = r_.optional(item, "upstream");
+    auto respond = r_.optional(item, "respond");
+    if (upstream.has_value() == respond.has_value())
+      r_.fail(item, "exactly one action of: upstream, respond");
+    if (upstream) {
+      route.upstream = r_.nonEmptyString(*upstream);
+      if (route.upstream && upstream_names_known_ && !upstream_names_.count(*route.upstream))
+        r_.fail(*upstream, "no upstream named '" + *route.upstream + "'");
+    }
+    if (respond) route.respond = readRespond(*respond);
+    return route;
+  }
+
+  void readMatch(const Item& item, RouteMatch& m) {
+    if (!r_.mapping(item, {"host", "path", "path_prefix"})) return;
+    if (auto v = r_.optional(item, "host")) {
+      if (auto s = r_.nonEmptyString(*v)) {
+        if (isHostPattern(*s))
+          m.host = lower(*s);
+        else
+          r_.fail(*v, "must be a host name or *.suffix, got '" + *s + "'");
+      }
+    }
+    auto readPath = [&](std::string_view key, std::optional<std::string>& out) {
+      if (auto v = r_.optional(item, key)) {
+        if (auto s = r_.string(*v)) {
+          if (s->starts_with('/'))
+            out = *s;
+          else
+            r_.fail(*v, "must start with '/'");
+        }
+      }
+    };
+    readPath("path", m.path);
+    readPath("path_prefix", m.path_prefix);
+  }
+
+  Respond readRespond(const Item& item) {
+    Respond out;
+    if (!r_.mapping(item, {"status", "body", "headers"})) return out;
+    r_.readInteger(item, "status", 100, 599, out.status);
+    if (auto v = r_.optional(item, "body"))
+      if (auto s = r_.string(*v)) out.body = *s;
+    if (auto v = r_.optional(item, "headers"))
+      if (r_.mapping(*v))
+        for (const auto& [key, value] : r_.pairs(*v)) readHeader(key, value, out.headers);
+    return out;
+  }
+
+  void readHeader(const Item& key, const Item& value, std::vector<Header>& out) {
+    const std::string name = key.node.Scalar();
+    const std::string lname = lower(name);
+    if (!isToken(name)) {
+      r_.fail(key, "not a valid header name");
+      return;
+    }
+    if (lname == "content-length" || lname == "transfer-encoding") {
+      r_.fail(key, "set by weir from body; remove it");
+      return;
+    }
+    auto s = r_.string(value);
+    if (!s) return;
+    if (s->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      r_.fail(value, "must not contain CR, LF or NUL");
+      return;
+    }
+    out.push_back(Header{name, *s});
+  }
+
+  // --- process-wide sections ---
+
+  void readLimits(const Item& item, Limits& l) {
+    if (!r_.mapping(item,
+                    {"max_connections", "max_header_bytes", "max_uri_bytes", "max_body_bytes"}))
+      return;
+    r_.readInteger(item, "max_connections", 1, kMaxConnections, l.max_connections);
+    r_.readSize(item, "max_header_bytes", l.max_header_bytes, 1);
+    r_.readSize(item, "max_uri_bytes", l.max_uri_bytes, 1);
+    r_.readSize(item, "max_body_bytes", l.max_body_bytes);
+  }
+
+  void readTimeouts(const Item& item, Timeouts& t) {
+    if (!r_.mapping(item, {"client_header", "client_body", "keepalive", "shutdown_grace"})) return;
+    r_.readDuration(item, "client_header", t.client_header);
+    r_.readDuration(item, "client_body", t.client_body);
+    r_.readDuration(item, "keepalive", t.keepalive);
+    r_.readDuration(item, "shutdown_grace", t.shutdown_grace, /*allow_zero=*/true);
+  }
+
+  void readAccessLog(const Item& item, AccessLog& log) {
+    if (!r_.mapping(item, {"path", "format"})) return;
+    if (auto v = r_.optional(item, "path"))
+      if (auto s = r_.nonEmptyString(*v)) log.path = *s;
+    if (auto v = r_.optional(item, "format")) {
+      auto s = r_.string(*v);
+      if (s == "combined")
+        log.format = LogFormat::Combined;
+      else if (s == "json")
+        log.format = LogFormat::Json;
+      else if (s)
+        r_.fail(*v, "must be combined or json, got '" + *s + "'");
+    }
+  }
+
+  Reader& r_;
+  std::set<std::string> upstream_names_;
+  bool upstream_names_known_ = true;  // false: some upstream's name is unreadable
+};
+
+// Reads a whole file; the error is the system's reason.
+std::optional<std::string> readWhole(const std::string& path, std::string& why) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    why = std::generic_category().message(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[64 * 1024];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err) {
+    why = std::generic_category().message(err);
+    return std::nullopt;
+  }
+  return text;
+}
+
+}  // namespace
+
+LoadResult loadString(const std::string& yaml, const std::string& name) {
+  Reader r(name);
+  Config config;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(yaml);
+    if (docs.empty() || docs[0].IsNull()) {
+      r.fail({}, "", "config is empty");
+    } else {
+      if (docs.size() > 1) r.fail(positionOf(docs[1]), "", "only one YAML document is allowed");
+      config = Loader(r).read(Item{docs[0], "", positionOf(docs[0])});
+    }
+  } catch (const YAML::Exception& e) {
+    Position pos = e.mark.is_null() ? Position{} : Position{e.mark.line + 1, e.mark.column + 1};
+    r.fail(pos, "", "invalid YAML: " + e.msg);
+  } catch (const std::exception& e) {
+    r.fail({}, "", std::string("cannot load: ") + e.what());
+  } catch (...) {
+    r.fail({}, "", "cannot load: unknown error");
+  }
+  LoadResult out;
+  out.errors = r.takeErrors();
+  if (out.errors.empty()) {
+    config.file = name;
+    out.config = std::move(config);
+  }
+  return out;
+}
+
+LoadResult loadFile(const std::string& path) {
+  std::string why;
+  std::optional<std::string> text;
+  try {
+    text = readWhole(path, why);
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  if (!text) {
+    LoadResult out;
+    out.errors.push_back(ConfigError{path, {}, "", "cannot read: " + why});
+    return out;
+  }
+  return loadString(*text, path);
+}
+
+}  // namespace weir::config

@@ -1,0 +1,294 @@
+#include "http/parser.h"
+
+#include <cstring>
+
+namespace weir::http {
+namespace {
+
+HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
+
+bool isTokenChar(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+}
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (!isTokenChar(c)) return false;
+  return true;
+}
+
+}  // namespace
+
+HttpParser::HttpParser(Mode mode, Sink* sink, ParseLimits limits)
+    : mode_(mode), sink_(sink), limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = onMessageBegin;
+  settings_.on_url = onUrl;
+  settings_.on_status = onStatus;
+  settings_.on_header_field = onHeaderField;
+  settings_.on_header_field_complete = onHeaderFieldComplete;
+  settings_.on_header_value = onHeaderValue;
+  settings_.on_header_value_complete = onHeaderValueComplete;
+  settings_.on_headers_complete = onHeadersComplete;
+  settings_.on_body = onBodyCb;
+  settings_.on_message_complete = onMessageCompleteCb;
+  reset();
+}
+
+void HttpParser::reset() {
+  llhttp_init(&parser_, mode_ == Mode::Request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+  parser_.data = this;
+  head_.clear();
+  head_complete_ = false;
+  in_message_ = false;
+  no_body_ = false;
+  error_status_ = 0;
+  error_reason_.clear();
+  restartScan();
+}
+
+void HttpParser::restartScan() {
+  scanning_ = true;
+  head_bytes_ = 0;
+  line_ = 0;
+  line_len_ = 0;
+  prev_ = '\n';
+}
+
+void HttpParser::resume() {
+  if (llhttp_get_errno(&parser_) == HPE_PAUSED) llhttp_resume(&parser_);
+  restartScan();
+}
+
+void HttpParser::fail(int status, std::string reason) {
+  if (error_status_ == 0) {
+    error_status_ = status;
+    error_reason_ = std::move(reason);
+  }
+}
+
+// Checks the raw bytes of the head before llhttp sees them, for what llhttp 8 lets through:
+// obs-fold (RFC 9112 5.2), a CR not followed by LF, whitespace runs in the request line, and the
+// size of the head. Stops at the empty line that ends the head.
+bool HttpParser::scanHead(const char* data, size_t len) {
+  const bool request = mode_ == Mode::Request;
+  const int bad = request ? 400 : 502;
+  for (size_t i = 0; i < len && scanning_; ++i) {
+    const char c = data[i];
+    if (++head_bytes_ > limits_.max_head_bytes) {
+      if (request && line_ == 0) {
+        fail(414, "request line too long");
+      } else {
+        fail(request ? 431 : 502, "header section too large");
+      }
+      return false;
+    }
+    if (c == '\n') {
+      if (prev_ != '\r') {
+        fail(bad, "bare LF in head");
+        return false;
+      }
+      if (line_len_ == 0 && line_ > 0) {
+        scanning_ = false;  // the empty line: the head ends here
+      } else if (line_len_ > 0) {
+        ++line_;
+      }
+      line_len_ = 0;
+    } else if (prev_ == '\r') {
+      fail(bad, "bare CR in head");
+      return false;
+    } else if (c != '\r') {
+      if (line_len_ == 0 && line_ > 0 && (c == ' ' || c == '\t')) {
+        fail(bad, "obsolete line folding");
+        return false;
+      }
+      if (request && line_ == 0) {
+        if (c == '\t' || (c == ' ' && prev_ == ' ')) {
+          fail(400, "malformed request line");
+          return false;
+        }
+        if (line_len_ > limits_.max_uri_bytes + 64) {
+          fail(414, "request line too long");
+          return false;
+        }
+      }
+      ++line_len_;
+    }
+    prev_ = c;
+  }
+  return true;
+}
+
+HttpParser::Outcome HttpParser::execute(const char* data, size_t len) {
+  if (error_status_ != 0) return {Status::Error, 0};
+  if (scanning_ && !scanHead(data, len)) return {Status::Error, 0};
+  llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  if (err == HPE_OK) return {Status::NeedMore, len};
+  size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+  if (err == HPE_PAUSED) return {Status::MessageComplete, consumed};
+  if (err == HPE_PAUSED_UPGRADE) return {Status::Upgrade, consumed};
+  if (error_status_ == 0) {
+    const bool request = mode_ == Mode::Request;
+    fail(request ? 400 : 502, llhttp_get_error_reason(&parser_));
+  }
+  return {Status::Error, consumed};
+}
+
+HttpParser::Outcome HttpParser::finish() {
+  if (error_status_ != 0) return {Status::Error, 0};
+  llhttp_errno_t err = llhttp_finish(&parser_);
+  if (err == HPE_OK) return {in_message_ ? Status::NeedMore : Status::MessageComplete, 0};
+  if (err == HPE_PAUSED) return {Status::MessageComplete, 0};
+  fail(mode_ == Mode::Request ? 400 : 502, "connection closed before the message was complete");
+  return {Status::Error, 0};
+}
+
+int HttpParser::onMessageBegin(llhttp_t* p) {
+  auto* s = self(p);
+  s->head_.clear();
+  s->name_.clear();
+  s->value_.clear();
+  s->head_complete_ = false;
+  s->in_message_ = true;
+  return 0;
+}
+
+int HttpParser::onUrl(llhttp_t* p, const char* at, size_t n) {
+  auto* s = self(p);
+  if (s->head_.target.size() + n > s->limits_.max_uri_bytes) {
+    s->fail(414, "request target too long");
+    return HPE_USER;
+  }
+  s->head_.target.append(at, n);
+  return 0;
+}
+
+int HttpParser::onStatus(llhttp_t* p, const char* at, size_t n) {
+  self(p)->head_.reason.append(at, n);
+  return 0;
+}
+
+int HttpParser::onHeaderField(llhttp_t* p, const char* at, size_t n) {
+  self(p)->name_.append(at, n);
+  return 0;
+}
+
+int HttpParser::onHeaderFieldComplete(llhttp_t* p) {
+  auto* s = self(p);
+  if (!isToken(s->name_)) {
+    s->fail(s->mode_ == Mode::Request ? 400 : 502, "invalid header name");
+    return HPE_USER;
+  }
+  return 0;
+}
+
+int HttpParser::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
+  self(p)->value_.append(at, n);
+  return 0;
+}
+
+int HttpParser::onHeaderValueComplete(llhttp_t* p) {
+  auto* s = self(p);
+  // llhttp keeps trailing whitespace in values; RFC 9110 5.5 excludes it from the value.
+  while (!s->value_.empty() && (s->value_.back() == ' ' || s->value_.back() == '\t'))
+    s->value_.pop_back();
+  s->head_.headers.push_back({std::move(s->name_), std::move(s->value_)});
+  s->name_.clear();
+  s->value_.clear();
+  return 0;
+}
+
+int HttpParser::onHeadersComplete(llhttp_t* p) {
+  auto* s = self(p);
+  int rc = s->finishHead();
+  if (rc < 0) return HPE_USER;
+  s->head_complete_ = true;
+  if (!s->sink_->onHead(*s)) {
+    s->fail(s->mode_ == Mode::Request ? 400 : 502, "rejected");
+    return HPE_USER;
+  }
+  return rc;
+}
+
+// Fills the framing fields of the head and rejects what RFC 9112 forbids or leaves ambiguous.
+// Returns llhttp's headers-complete code (0, or 1 for "no body"), or -1 after fail().
+int HttpParser::finishHead() {
+  const bool request = mode_ == Mode::Request;
+  const int bad = request ? 400 : 502;
+  MessageHead& h = head_;
+  h.major = llhttp_get_http_major(&parser_);
+  h.minor = llhttp_get_http_minor(&parser_);
+  if (h.major != 1 || h.minor > 1) {
+    fail(request ? 505 : 502, "unsupported HTTP version");
+    return -1;
+  }
+  if (request) {
+    h.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&parser_)));
+    size_t hosts = h.count("host");
+    if (hosts > 1 || (hosts == 0 && h.minor == 1)) {
+      fail(400, hosts ? "more than one Host header" : "missing Host header");
+      return -1;
+    }
+  } else {
+    h.status = llhttp_get_status_code(&parser_);
+  }
+  size_t te_count = h.count("transfer-encoding");
+  if (te_count > 0) {
+    if (te_count > 1 || !iequals(*h.find("transfer-encoding"), "chunked")) {
+      fail(request ? 400 : 502, "unsupported Transfer-Encoding");
+      return -1;
+    }
+    h.chunked = true;
+  }
+  if (const std::string* cl = h.find("content-length")) {
+    if (te_count > 0) {
+      fail(bad, "both Content-Length and Transfer-Encoding");
+      return -1;
+    }
+    uint64_t value = 0;
+    if (cl->empty() || cl->size() > 19) {
+      fail(bad, "invalid Content-Length");
+      return -1;
+    }
+    for (char c : *cl) {
+      if (c < '0' || c > '9') {
+        fail(bad, "invalid Content-Length");
+        return -1;
+      }
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    h.content_length = value;
+  }
+  for (const auto& f : h.headers) {
+    for (unsigned char c : f.value) {
+      if (c == 0 || c == '\r' || c == '\n') {
+        fail(bad, "invalid character in header value");
+        return -1;
+      }
+    }
+  }
+  h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  h.upgrade = llhttp_get_upgrade(&parser_) != 0;
+  return (!request && no_body_) ? 1 : 0;
+}
+
+int HttpParser::onBodyCb(llhttp_t* p, const char* at, size_t n) {
+  auto* s = self(p);
+  s->sink_->onBody(*s, at, n);
+  return s->error_status_ ? HPE_USER : 0;
+}
+
+int HttpParser::onMessageCompleteCb(llhttp_t* p) {
+  auto* s = self(p);
+  s->in_message_ = false;
+  s->sink_->onMessageComplete(*s);
+  if (s->error_status_) return HPE_USER;
+  // An upgrade pauses by itself (HPE_PAUSED_UPGRADE); everything else pauses here so that
+  // pipelined messages are handled one at a time.
+  return llhttp_get_upgrade(p) ? 0 : HPE_PAUSED;
+}
+
+}  // namespace weir::http

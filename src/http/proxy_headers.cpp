@@ -1,0 +1,207 @@
+#include "http/proxy_headers.h"
+
+#include <array>
+
+namespace weir::http {
+namespace {
+
+constexpr std::array<std::string_view, 8> kHopByHop = {
+    "connection", "keep-alive", "proxy-connection", "te",
+    "trailer",    "transfer-encoding", "upgrade", "proxy-authenticate"};
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+void appendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  int i = sizeof buf;
+  do {
+    buf[--i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  out.append(buf + i, sizeof buf - static_cast<size_t>(i));
+}
+
+void appendFraming(std::string& out, Framing framing, const MessageHead& head) {
+  if (framing == Framing::Length) {
+    out.append("Content-Length: ");
+    appendDecimal(out, head.content_length.value_or(0));
+    out.append("\r\n");
+  } else if (framing == Framing::Chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+}
+
+}  // namespace
+
+bool isHopByHop(const MessageHead& head, std::string_view name) {
+  for (auto h : kHopByHop)
+    if (iequals(name, h)) return true;
+  return head.connectionHas(name);
+}
+
+void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Framing framing,
+                          std::string& out) {
+  out.append(req.method);
+  out.push_back(' ');
+  out.append(info.target);
+  out.append(" HTTP/1.1\r\n");
+  const std::string* xff = nullptr;
+  const std::string* via = nullptr;
+  bool has_request_id = false;
+  bool has_host = false;
+  for (const auto& f : req.headers) {
+    if (isHopByHop(req, f.name) || iequals(f.name, "content-length")) continue;
+    if (iequals(f.name, "x-forwarded-for")) {
+      if (!xff) xff = &f.value;
+      continue;
+    }
+    if (iequals(f.name, "via")) {
+      if (!via) via = &f.value;
+      continue;
+    }
+    if (iequals(f.name, "x-forwarded-proto") || iequals(f.name, "x-forwarded-host")) continue;
+    if (iequals(f.name, "x-request-id")) has_request_id = true;
+    if (iequals(f.name, "host")) {
+      has_host = true;
+      if (!info.host.empty()) {  // absolute-form target: its authority wins (RFC 9112 3.2.2)
+        appendHeader(out, "Host", info.host);
+        continue;
+      }
+    }
+    appendHeader(out, f.name, f.value);
+  }
+  if (!has_host && !info.host.empty()) appendHeader(out, "Host", info.host);
+  // X-Forwarded-For: every earlier value (all fields, in order), then the client.
+  out.append("X-Forwarded-For: ");
+  bool first = true;
+  for (const auto& f : req.headers) {
+    if (!iequals(f.name, "x-forwarded-for")) continue;
+    if (!first) out.append(", ");
+    out.append(f.value);
+    first = false;
+  }
+  if (!first) out.append(", ");
+  out.append(info.client_ip);
+  out.append("\r\n");
+  appendHeader(out, "X-Forwarded-Proto", info.proto);
+  if (const std::string* host = req.find("host"))
+    appendHeader(out, "X-Forwarded-Host", info.host.empty() ? std::string_view(*host) : info.host);
+  out.append("Via: ");
+  if (via) {
+    out.append(*via);
+    out.append(", ");
+  }
+  out.append(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
+  if (!has_request_id) appendHeader(out, "X-Request-Id", info.request_id);
+  if (req.upgrade) {
+    if (const std::string* up = req.find("upgrade")) appendHeader(out, "Upgrade", *up);
+    out.append("Connection: upgrade\r\n");
+  }
+  appendFraming(out, framing, req);
+  out.append("\r\n");
+}
+
+void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
+                         bool client_http10, std::string& out) {
+  out.append(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  appendDecimal(out, static_cast<uint64_t>(resp.status));
+  out.push_back(' ');
+  out.append(resp.reason.empty() ? reasonPhrase(resp.status) : std::string_view(resp.reason));
+  out.append("\r\n");
+  const bool switching = resp.status == 101;
+  const std::string* via = nullptr;
+  for (const auto& f : resp.headers) {
+    if (iequals(f.name, "via")) {
+      if (!via) via = &f.value;
+      continue;
+    }
+    if (iequals(f.name, "content-length")) {
+      // Kept as the origin sent it where no body follows (HEAD, 304), or when relayed as is.
+      if (framing == Framing::Length || framing == Framing::None) appendHeader(out, f.name, f.value);
+      continue;
+    }
+    if (switching && iequals(f.name, "upgrade")) {
+      appendHeader(out, f.name, f.value);
+      continue;
+    }
+    if (isHopByHop(resp, f.name)) continue;
+    appendHeader(out, f.name, f.value);
+  }
+  out.append("Via: ");
+  if (via) {
+    out.append(*via);
+    out.append(", ");
+  }
+  out.append(resp.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
+  if (switching) {
+    out.append("Connection: upgrade\r\n");
+  } else if (!keep_alive) {
+    out.append("Connection: close\r\n");
+  } else if (client_http10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  if (framing == Framing::Chunked) out.append("Transfer-Encoding: chunked\r\n");
+  out.append("\r\n");
+}
+
+void appendChunk(std::string& out, const char* data, size_t len) {
+  if (len == 0) return;
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[20];
+  int i = sizeof buf;
+  size_t v = len;
+  do {
+    buf[--i] = kHex[v & 0xf];
+    v >>= 4;
+  } while (v);
+  out.append(buf + i, sizeof buf - static_cast<size_t>(i));
+  out.append("\r\n");
+  out.append(data, len);
+  out.append("\r\n");
+}
+
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace weir::http

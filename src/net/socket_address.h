@@ -1,0 +1,33 @@
+// SocketAddress: an IPv4/IPv6 address and port, parsed from config text or resolved once at
+// load time (never on the request path). Plain value; any thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+
+#include "core/result.h"
+
+namespace weir::net {
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  int family() const { return storage.ss_family; }
+  uint16_t port() const;
+  /// "127.0.0.1:8080" or "[::1]:8080".
+  std::string str() const;
+
+  /// Numeric IP (or "localhost", or "*" for any) and port.
+  static Result<SocketAddress> parseNumeric(const std::string& host, uint16_t port);
+  /// Numeric or resolved with getaddrinfo (blocking: call at load time only).
+  static Result<SocketAddress> resolve(const std::string& host, uint16_t port);
+};
+
+/// Creates a non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT, bound to
+/// `address`. Returns the fd.
+Result<int> openListenSocket(const SocketAddress& address, int backlog);
+/// The address a bound socket actually has (learns the port when bound to port 0).
+Result<SocketAddress> localAddress(int fd);
+
+}  // namespace weir::net

@@ -1,0 +1,151 @@
+#include "net/tcp_stream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "net/uv_handle.h"
+
+namespace weir::net {
+namespace {
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string bytes;
+};
+
+struct ConnectRequest {
+  uv_connect_t req;
+};
+
+}  // namespace
+
+TcpStream::TcpStream(EventLoop& loop, Handler* handler)
+    : loop_(loop), handler_(handler), handle_(new uv_tcp_t) {
+  uv_tcp_init(loop.raw(), handle_);
+  handle_->data = this;
+}
+
+TcpStream::~TcpStream() { close(); }
+
+int TcpStream::accept(uv_stream_t* server) {
+  return uv_accept(server, reinterpret_cast<uv_stream_t*>(handle_));
+}
+
+int TcpStream::connect(const sockaddr* address) {
+  auto* req = new ConnectRequest;
+  int rc = uv_tcp_connect(&req->req, handle_, address, [](uv_connect_t* r, int status) {
+    auto* stream = static_cast<TcpStream*>(r->handle->data);
+    delete reinterpret_cast<ConnectRequest*>(r);
+    if (stream && stream->handler_) stream->handler_->onConnected(*stream, status);
+  });
+  if (rc != 0) delete req;
+  return rc;
+}
+
+void TcpStream::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<TcpStream*>(h->data);
+  if (!self) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  *buf = uv_buf_init(self->loop_.readBuffer(), EventLoop::kReadBufferBytes);
+}
+
+void TcpStream::onReadCb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  auto* self = static_cast<TcpStream*>(s->data);
+  if (!self || !self->handler_ || n == 0) return;
+  if (n > 0) {
+    self->handler_->onRead(*self, buf->base, static_cast<size_t>(n));
+  } else {
+    self->stopRead();
+    self->handler_->onReadEnd(*self, static_cast<int>(n));
+  }
+}
+
+void TcpStream::startRead() {
+  if (!handle_ || reading_) return;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), onAlloc, onReadCb) == 0)
+    reading_ = true;
+}
+
+void TcpStream::stopRead() {
+  if (!handle_ || !reading_) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
+  reading_ = false;
+}
+
+bool TcpStream::write(std::string_view data) {
+  if (!handle_) return false;
+  if (data.empty()) return true;
+  auto* s = reinterpret_cast<uv_stream_t*>(handle_);
+  if (uv_stream_get_write_queue_size(s) == 0) {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+    int n = uv_try_write(s, &buf, 1);
+    if (n == static_cast<int>(data.size())) return true;
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+    } else if (n != UV_EAGAIN) {
+      return false;
+    }
+  }
+  auto* w = new WriteRequest;
+  w->bytes.assign(data.data(), data.size());
+  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  int rc = uv_write(&w->req, s, &buf, 1, [](uv_write_t* req, int status) {
+    auto* stream = static_cast<TcpStream*>(req->handle->data);
+    delete reinterpret_cast<WriteRequest*>(req);
+    if (stream && stream->handler_) stream->handler_->onWritten(*stream, status);
+  });
+  if (rc != 0) {
+    delete w;
+    return false;
+  }
+  return true;
+}
+
+bool TcpStream::write(std::string&& data) { return write(std::string_view(data)); }
+
+size_t TcpStream::queuedBytes() const {
+  return handle_ ? uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(handle_))
+                 : 0;
+}
+
+void TcpStream::shutdownWrite() {
+  if (!handle_) return;
+  auto* req = new uv_shutdown_t;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_),
+                  [](uv_shutdown_t* r, int) { delete r; }) != 0)
+    delete req;
+}
+
+void TcpStream::close() {
+  reading_ = false;
+  closeHandle(handle_);
+}
+
+std::string TcpStream::peerIp() const {
+  if (!handle_) return "-";
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(handle_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "-";
+  char text[INET6_ADDRSTRLEN] = "-";
+  if (ss.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), text, sizeof text);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, sizeof text);
+    } else {
+      uv_ip6_name(in6, text, sizeof text);
+    }
+  }
+  return text;
+}
+
+void TcpStream::setNoDelay(bool on) {
+  if (handle_) uv_tcp_nodelay(handle_, on ? 1 : 0);
+}
+
+}  // namespace weir::net

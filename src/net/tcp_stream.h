@@ -1,0 +1,72 @@
+// TcpStream: one TCP connection (accepted or connected) with owned writes and a Handler that
+// receives its events. Lives on one loop's thread; owned by a session or a pool entry.
+// After close() no callback reaches the handler; the uv handle is freed in its close callback.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "net/event_loop.h"
+
+namespace weir::net {
+
+class TcpStream {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    /// Bytes read; they live in the loop's shared buffer only during this call.
+    virtual void onRead(TcpStream& stream, const char* data, size_t len) = 0;
+    /// The peer closed (UV_EOF) or the connection failed (a negative libuv code).
+    virtual void onReadEnd(TcpStream& stream, int status) = 0;
+    /// A queued write finished; check queuedBytes() to resume a paused reader.
+    virtual void onWritten(TcpStream& stream, int status) = 0;
+    virtual void onConnected(TcpStream& /*stream*/, int /*status*/) {}
+  };
+
+  explicit TcpStream(EventLoop& loop, Handler* handler = nullptr);
+  ~TcpStream();
+  TcpStream(const TcpStream&) = delete;
+  TcpStream& operator=(const TcpStream&) = delete;
+
+  void setHandler(Handler* handler) { handler_ = handler; }
+  EventLoop& loop() { return loop_; }
+
+  /// Accepts a pending connection from `server`. Returns a libuv code.
+  int accept(uv_stream_t* server);
+  /// Starts connecting; onConnected reports the outcome.
+  int connect(const sockaddr* address);
+
+  void startRead();
+  void stopRead();
+  bool reading() const { return reading_; }
+
+  /// Sends `data` (tries a direct write first, queues the rest). False when the stream is closed
+  /// or the write failed at once.
+  bool write(std::string_view data);
+  bool write(std::string&& data);
+  size_t queuedBytes() const;
+
+  /// Half-closes the sending side once queued writes are out (the peer reads EOF).
+  void shutdownWrite();
+  void close();
+  bool open() const { return handle_ != nullptr; }
+
+  /// The peer's address as text (no port), e.g. "127.0.0.1" or "::1".
+  std::string peerIp() const;
+  void setNoDelay(bool on);
+
+ private:
+  static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf);
+  static void onReadCb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+
+  EventLoop& loop_;
+  Handler* handler_;
+  uv_tcp_t* handle_;
+  bool reading_ = false;
+};
+
+}  // namespace weir::net

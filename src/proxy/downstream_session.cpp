@@ -1,0 +1,877 @@
+#include "proxy/downstream_session.h"
+
+#include <uv.h>
+
+#include "core/log.h"
+
+namespace weir::proxy {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr size_t kHighWater = 256 * 1024;  // pause the reading side above this backlog
+constexpr size_t kLowWater = 64 * 1024;    // resume below this
+constexpr size_t kMaxPending = 64 * 1024;  // pipelined bytes held before reading pauses
+constexpr size_t kMaxReplay = 64 * 1024;   // request bytes kept to retry on a stale connection
+constexpr milliseconds kLinger{2000};      // lingering close: read and discard this long
+
+bool isIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE" || method == "TRACE";
+}
+
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
+}
+
+}  // namespace
+
+DownstreamSession::DownstreamSession(WorkerContext& ctx, size_t listener_index)
+    : ctx_(ctx),
+      listener_index_(listener_index),
+      client_(ctx.loop(), this),
+      request_parser_(http::HttpParser::Mode::Request, this,
+                      http::ParseLimits{ctx.snapshot()->config->limits.max_header_bytes,
+                                        ctx.snapshot()->config->limits.max_uri_bytes}),
+      client_timer_(ctx.loop()),
+      upstream_timer_(ctx.loop()) {}
+
+DownstreamSession::~DownstreamSession() {
+  client_.close();
+  if (upstream_) upstream_->stream.close();
+}
+
+bool DownstreamSession::start(uv_stream_t* server) {
+  if (client_.accept(server) != 0) {
+    closeNow();
+    return false;
+  }
+  client_ip_ = client_.peerIp();
+  client_.setNoDelay(true);
+  client_.startRead();
+  const auto& timeouts = ctx_.snapshot()->config->timeouts;
+  client_timer_.start(timeouts.client_header, [this] { onHeaderTimeout(); });
+  return true;
+}
+
+void DownstreamSession::drain() {
+  if (phase_ == Phase::WaitRequest && !head_started_ && pending_.empty()) {
+    closeNow();
+    return;
+  }
+  client_keep_alive_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event dispatch
+
+void DownstreamSession::onRead(net::TcpStream& s, const char* data, size_t len) {
+  if (&s == &client_) {
+    onClientRead(data, len);
+  } else {
+    onUpstreamRead(data, len);
+  }
+  flushUpstream();
+  flushClient();
+  updateFlow();
+}
+
+void DownstreamSession::onReadEnd(net::TcpStream& s, int status) {
+  if (&s == &client_) {
+    onClientEnd(status);
+  } else {
+    onUpstreamEnd(status);
+  }
+  flushUpstream();
+  flushClient();
+  updateFlow();
+}
+
+void DownstreamSession::onWritten(net::TcpStream& s, int status) {
+  if (status < 0) {
+    if (&s == &client_) {
+      closeNow();
+    } else {
+      onUpstreamEnd(status);
+      flushClient();
+    }
+    return;
+  }
+  if (&s == &client_) {
+    if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
+  } else if (phase_ == Phase::Exchange || phase_ == Phase::Tunnel) {
+    upstream_timer_.restart(snapshot_ ? cluster_->config().timeouts.response : milliseconds(0));
+  }
+  updateFlow();
+}
+
+void DownstreamSession::onConnected(net::TcpStream&, int status) {
+  onUpstreamConnected(status);
+  flushUpstream();
+  flushClient();
+  updateFlow();
+}
+
+bool DownstreamSession::onHead(http::HttpParser& p) {
+  return &p == &request_parser_ ? onRequestHead(p) : onResponseHead(p);
+}
+
+void DownstreamSession::onBody(http::HttpParser& p, const char* data, size_t len) {
+  if (&p == &request_parser_) {
+    onRequestBody(data, len);
+  } else {
+    onResponseBody(data, len);
+  }
+}
+
+void DownstreamSession::onMessageComplete(http::HttpParser& p) {
+  if (&p == &request_parser_) {
+    if (request_framing_ == http::Framing::Chunked && !discard_body_ && cluster_) {
+      upstream_out_.append(http::kLastChunk);
+      if (replayable_) replay_body_.append(http::kLastChunk);
+    }
+    return;  // the rest happens in parseClientBytes, outside the parser
+  }
+  if (informational_ || tunnel_) return;
+  if (response_framing_ == http::Framing::Chunked) client_out_.append(http::kLastChunk);
+  response_done_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client side
+
+void DownstreamSession::onClientRead(const char* data, size_t len) {
+  switch (phase_) {
+    case Phase::Closed:
+    case Phase::Closing:
+      return;  // lingering close: discard
+    case Phase::Tunnel:
+      if (upstream_) upstream_->stream.write(std::string_view(data, len));
+      upstream_timer_.restart(cluster_->config().timeouts.response);
+      return;
+    default:
+      break;
+  }
+  if (phase_ == Phase::WaitRequest && !head_started_) {
+    head_started_ = true;
+    client_timer_.start(snapshot_ ? snapshot_->config->timeouts.client_header
+                                  : ctx_.snapshot()->config->timeouts.client_header,
+                        [this] { onHeaderTimeout(); });
+  }
+  if (!pending_.empty() || request_paused_ || in_feed_) {
+    pending_.append(data, len);
+    drainPending();
+    return;
+  }
+  in_feed_ = true;
+  size_t used = parseClientBytes(data, len);
+  in_feed_ = false;
+  if (phase_ != Phase::Closed && phase_ != Phase::Closing && used < len)
+    pending_.append(data + used, len - used);
+  drainPending();
+}
+
+void DownstreamSession::drainPending() {
+  if (in_feed_) return;
+  in_feed_ = true;
+  while (!pending_.empty() && !request_paused_ &&
+         (phase_ == Phase::WaitRequest || phase_ == Phase::Exchange)) {
+    std::string work;
+    work.swap(pending_);
+    size_t used = parseClientBytes(work.data(), work.size());
+    if (phase_ == Phase::Closed || phase_ == Phase::Closing) break;
+    if (used < work.size()) pending_.assign(work, used, std::string::npos);
+  }
+  in_feed_ = false;
+  if (phase_ == Phase::Tunnel && !pending_.empty() && upstream_) {
+    upstream_->stream.write(std::string_view(pending_));
+    pending_.clear();
+  }
+}
+
+size_t DownstreamSession::parseClientBytes(const char* data, size_t len) {
+  auto out = request_parser_.execute(data, len);
+  switch (out.status) {
+    case http::HttpParser::Status::NeedMore:
+      return len;
+    case http::HttpParser::Status::MessageComplete:
+      request_paused_ = true;
+      onRequestDone();
+      return out.consumed;
+    case http::HttpParser::Status::Upgrade:
+      request_paused_ = true;
+      upgrade_paused_ = true;
+      onRequestDone();
+      return out.consumed;
+    case http::HttpParser::Status::Error:
+      onRequestError();
+      return len;
+  }
+  return len;
+}
+
+bool DownstreamSession::onRequestHead(http::HttpParser& p) {
+  const http::MessageHead& h = p.head();
+  resetExchange();
+  phase_ = Phase::Exchange;
+  head_seen_ = true;
+  snapshot_ = ctx_.snapshot();
+  const config::Config& cfg = *snapshot_->config;
+  ctx_.stats().add(ctx_.stats().requests);
+  start_ms_ = ctx_.loop().now();
+  client_http10_ = h.isHttp10();
+  client_keep_alive_ = h.keep_alive && !ctx_.draining();
+  head_request_ = h.method == "HEAD";
+  idempotent_ = isIdempotent(h.method);
+  if (const std::string* id = h.find("x-request-id")) {
+    request_id_ = *id;
+  } else {
+    char fresh[32];
+    ctx_.requestIds().next(fresh);
+    request_id_.assign(fresh, sizeof fresh);
+  }
+  const bool has_body = h.chunked || h.content_length.value_or(0) > 0;
+  if (has_body) {
+    client_timer_.start(cfg.timeouts.client_body, [this] { onBodyTimeout(); });
+  } else {
+    client_timer_.stop();
+  }
+  if (h.content_length && *h.content_length > cfg.limits.max_body_bytes) {
+    request_parser_.fail(413, "request body larger than max_body_bytes");
+    return false;
+  }
+  if (h.method == "CONNECT") {
+    localReply(405, "method not allowed\n", nullptr, true);
+    return true;
+  }
+
+  // Request target: origin-form, or absolute-form whose authority replaces Host.
+  std::string_view target = h.target;
+  std::string_view host;
+  if (startsWithNoCase(target, "http://") || startsWithNoCase(target, "https://")) {
+    size_t start = target.find("//") + 2;
+    size_t end = target.find_first_of("/?", start);
+    host = target.substr(start, end == std::string_view::npos ? target.npos : end - start);
+    target = end == std::string_view::npos ? std::string_view("/") : target.substr(end);
+    if (host.empty()) {
+      request_parser_.fail(400, "empty authority in absolute-form target");
+      return false;
+    }
+  } else if (target == "*" && h.method == "OPTIONS") {
+    // asterisk-form: routed by path "*"
+  } else if (target.empty() || target.front() != '/') {
+    request_parser_.fail(400, "invalid request target");
+    return false;
+  }
+  std::string_view route_host = host;
+  if (route_host.empty()) {
+    if (const std::string* hh = h.find("host")) route_host = *hh;
+  }
+  std::string_view path = target.substr(0, target.find('?'));
+
+  const ListenerView& lv = snapshot_->listeners[listener_index_];
+  auto index = lv.routes.match(route_host, path);
+  if (!index) {
+    log::info("client ", client_ip_, ": 404: no route for ", route_host, path);
+    localReply(404, "no route\n", nullptr, false);
+    return true;
+  }
+  const config::Route& route = lv.config->routes[*index];
+  if (route.respond) {
+    localReply(route.respond->status, route.respond->body, &*route.respond, false);
+    return true;
+  }
+  if (!lv.route_upstream[*index]) {
+    localReply(500, "route has no action\n", nullptr, false);
+    return true;
+  }
+  cluster_ = &ctx_.cluster(*lv.route_upstream[*index]);
+  startProxy(h, target, host);
+  return true;
+}
+
+void DownstreamSession::onRequestBody(const char* data, size_t len) {
+  request_body_bytes_ += len;
+  if (request_body_bytes_ > snapshot_->config->limits.max_body_bytes) {
+    request_parser_.fail(413, "request body larger than max_body_bytes");
+    return;
+  }
+  if (!request_done_ && client_timer_.active())
+    client_timer_.restart(snapshot_->config->timeouts.client_body);
+  if (discard_body_ || !cluster_) return;
+  size_t before = upstream_out_.size();
+  if (request_framing_ == http::Framing::Chunked) {
+    http::appendChunk(upstream_out_, data, len);
+  } else {
+    upstream_out_.append(data, len);
+  }
+  if (replayable_) {
+    size_t added = upstream_out_.size() - before;
+    if (replay_body_.size() + added > kMaxReplay) {
+      replayable_ = false;
+      replay_body_.clear();
+    } else {
+      replay_body_.append(upstream_out_, before, added);
+    }
+  }
+  if (upstreamOpen()) upstream_timer_.restart(cluster_->config().timeouts.response);
+}
+
+void DownstreamSession::onRequestDone() {
+  request_done_ = true;
+  client_timer_.stop();
+  if (response_done_) endExchange();
+}
+
+void DownstreamSession::onRequestError() {
+  const int status = request_parser_.errorStatus();
+  const std::string& reason = request_parser_.errorReason();
+  log::warn("client ", client_ip_, ": ", status, ": ", reason);
+  if (phase_ == Phase::Exchange && response_started_) {
+    closeNow();  // the response is under way: it cannot be replaced by an error
+    return;
+  }
+  retireUpstream();
+  if (phase_ != Phase::Exchange) {
+    resetExchange();
+    phase_ = Phase::Exchange;
+    start_ms_ = ctx_.loop().now();
+    head_seen_ = true;
+  }
+  std::string body(http::reasonPhrase(status));
+  body += '\n';
+  localReply(status, body, nullptr, true);
+  endExchange();
+}
+
+void DownstreamSession::onClientEnd(int status) {
+  client_eof_ = true;
+  if (phase_ == Phase::Tunnel) {
+    if (status != UV_EOF || upstream_eof_ || !upstream_) {
+      closeNow();
+    } else {
+      upstream_->stream.shutdownWrite();
+    }
+    return;
+  }
+  if (phase_ == Phase::Exchange && request_done_ && !response_done_ && status == UV_EOF) {
+    client_keep_alive_ = false;  // half-close after a complete request: answer, then close
+    return;
+  }
+  if (phase_ == Phase::Exchange && !response_done_) {
+    log::info("client ", client_ip_, " closed the connection before the response was complete");
+    if (!response_started_) status_ = 499;
+  }
+  closeNow();
+}
+
+void DownstreamSession::onHeaderTimeout() {
+  if (phase_ != Phase::WaitRequest) return;
+  if (!head_started_) {
+    closeNow();  // idle keep-alive connection, or nothing ever sent: close quietly
+    return;
+  }
+  log::info("client ", client_ip_, ": 408: request head not received in time");
+  resetExchange();
+  phase_ = Phase::Exchange;
+  head_seen_ = true;
+  start_ms_ = ctx_.loop().now();
+  localReply(408, "request timeout\n", nullptr, true);
+  endExchange();
+  flushClient();
+}
+
+void DownstreamSession::onBodyTimeout() {
+  if (phase_ != Phase::Exchange || request_done_) return;
+  log::info("client ", client_ip_, ": 408: request body not received in time");
+  if (response_started_) {
+    closeNow();
+    return;
+  }
+  retireUpstream();
+  localReply(408, "request timeout\n", nullptr, true);
+  endExchange();
+  flushClient();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream side
+
+void DownstreamSession::startProxy(const http::MessageHead& req, std::string_view target,
+                                   std::string_view host) {
+  request_framing_ = req.chunked ? http::Framing::Chunked
+                     : req.content_length ? http::Framing::Length
+                                          : http::Framing::None;
+  http::ForwardInfo info;
+  info.client_ip = client_ip_;
+  info.request_id = request_id_;
+  info.target = target;
+  info.host = host;
+  http::writeUpstreamRequest(req, info, request_framing_, request_head_);
+  upstream_out_ = request_head_;
+  tried_.clear();
+  connectAttempt();
+}
+
+void DownstreamSession::connectAttempt() {
+  auto pick = cluster_->pick(tried_);
+  if (!pick) {
+    failUpstream(tried_.empty() ? 503 : 502, tried_.empty() ? "no upstream server available"
+                                                             : "no upstream server left to try");
+    return;
+  }
+  tried_.set(*pick);
+  const upstream::Endpoint& ep = cluster_->endpoint(*pick);
+  if (!upstream_addr_.empty()) upstream_addr_ += ", ";
+  upstream_addr_ += ep.name;
+  if (auto idle = cluster_->takeIdle(*pick)) {
+    upstream_ = std::move(idle);
+    upstream_reused_ = true;
+    upstream_->stream.setHandler(this);
+    upstream_->parser.setSink(this);
+    onUpstreamReady();
+    return;
+  }
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(ctx_.loop(), *pick,
+                                                             cluster_->parseLimits());
+  upstream_->stream.setHandler(this);
+  upstream_->parser.setSink(this);
+  upstream_reused_ = false;
+  upstream_connecting_ = true;
+  int rc = upstream_->stream.connect(ep.address.get());
+  if (rc != 0) {
+    onUpstreamConnected(rc);
+    return;
+  }
+  upstream_timer_.start(cluster_->config().timeouts.connect, [this] { onUpstreamTimeout(); });
+}
+
+void DownstreamSession::onUpstreamConnected(int status) {
+  if (!upstream_ || phase_ != Phase::Exchange) return;
+  upstream_connecting_ = false;
+  if (status != 0) {
+    const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
+    log::warn("upstream ", cluster_->config().name, " server ", ep.name,
+              ": connect failed: ", uv_strerror(status));
+    ctx_.stats().add(ctx_.stats().upstream_connect_failures);
+    retireUpstream();
+    connectAttempt();  // nothing was sent: another server may take it
+    return;
+  }
+  upstream_->stream.setNoDelay(true);
+  onUpstreamReady();
+}
+
+void DownstreamSession::onUpstreamReady() {
+  ++upstream_->requests;
+  upstream_->parser.expectNoBody(head_request_);
+  upstream_->stream.startRead();
+  upstream_timer_.start(cluster_->config().timeouts.response, [this] { onUpstreamTimeout(); });
+}
+
+void DownstreamSession::onUpstreamTimeout() {
+  if (!upstream_) return;
+  const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
+  if (phase_ == Phase::Tunnel) {
+    closeNow();
+    return;
+  }
+  if (upstream_connecting_) {
+    log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": connect timed out");
+    ctx_.stats().add(ctx_.stats().upstream_connect_failures);
+    retireUpstream();
+    connectAttempt();
+  } else if (!response_started_) {
+    failUpstream(504, "upstream server " + ep.name + " timed out");
+  } else {
+    log::warn("upstream ", cluster_->config().name, " server ", ep.name,
+              ": timed out in the middle of the response");
+    closeNow();
+  }
+  flushUpstream();
+  flushClient();
+  updateFlow();
+}
+
+void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
+  if (!upstream_) return;
+  if (phase_ == Phase::Tunnel) {
+    client_out_.append(data, len);
+    upstream_timer_.restart(cluster_->config().timeouts.response);
+    return;
+  }
+  if (phase_ != Phase::Exchange) return;
+  upstream_bytes_in_ += len;
+  upstream_timer_.restart(cluster_->config().timeouts.response);
+  http::HttpParser& parser = upstream_->parser;
+  while (len > 0) {
+    auto out = parser.execute(data, len);
+    if (out.status == http::HttpParser::Status::NeedMore) return;
+    if (out.status == http::HttpParser::Status::Error) {
+      const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
+      failUpstream(502, "invalid response from upstream server " + ep.name + ": " +
+                            parser.errorReason());
+      return;
+    }
+    data += out.consumed;
+    len -= out.consumed;
+    if (out.status == http::HttpParser::Status::Upgrade) {
+      client_out_.append(data, len);
+      enterTunnel();
+      return;
+    }
+    if (informational_) {  // a 1xx: the final response follows
+      informational_ = false;
+      parser.resume();
+      continue;
+    }
+    finishResponse(len == 0 && parser.head().keep_alive);
+    return;
+  }
+}
+
+void DownstreamSession::onUpstreamEnd(int status) {
+  if (!upstream_) return;
+  if (phase_ == Phase::Tunnel) {
+    upstream_eof_ = true;
+    if (status != UV_EOF || client_eof_) {
+      flushClient();
+      closeAfterFlush();
+    } else {
+      flushClient();
+      client_.shutdownWrite();
+    }
+    return;
+  }
+  if (phase_ != Phase::Exchange) return;
+  http::HttpParser& parser = upstream_->parser;
+  if (status == UV_EOF && response_started_ && parser.inMessage() && parser.needsEof()) {
+    parser.finish();  // a close-delimited body ends here
+    if (response_done_) {
+      finishResponse(false);
+      return;
+    }
+  }
+  const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
+  const char* why = status == UV_EOF ? "closed the connection" : uv_strerror(status);
+  if (upstream_bytes_in_ == 0 && upstream_reused_ && !retried_stale_ && replayable_ &&
+      idempotent_) {
+    // A kept-alive connection the server had closed: send again on a fresh one.
+    log::info("upstream ", cluster_->config().name, " server ", ep.name,
+              ": idle connection ", why, "; retrying on a new connection");
+    retried_stale_ = true;
+    size_t endpoint = upstream_->endpoint;
+    retireUpstream();
+    tried_.reset(endpoint);
+    upstream_out_ = request_head_ + replay_body_;
+    connectAttempt();
+    return;
+  }
+  if (!response_started_) {
+    failUpstream(502, "upstream server " + ep.name + " " + why + " before a complete response");
+  } else {
+    log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": ", why,
+              " in the middle of the response; closing the client connection");
+    closeNow();
+  }
+}
+
+bool DownstreamSession::onResponseHead(http::HttpParser& p) {
+  const http::MessageHead& h = p.head();
+  if (h.status < 200 && h.status != 101) {
+    informational_ = true;
+    if (!client_http10_) http::writeClientResponse(h, http::Framing::None, true, false, client_out_);
+    return true;
+  }
+  if (h.status == 101) {
+    if (!h.upgrade || !request_parser_.head().upgrade) {
+      p.fail(502, "unexpected 101 response");
+      return false;
+    }
+    tunnel_ = true;
+  }
+  status_ = h.status;
+  upstream_status_ = h.status;
+  if (tunnel_ || head_request_ || h.status == 204 || h.status == 304) {
+    response_framing_ = http::Framing::None;
+  } else if (h.content_length) {
+    response_framing_ = http::Framing::Length;
+  } else if (client_http10_) {
+    response_framing_ = http::Framing::Close;
+    client_keep_alive_ = false;
+  } else {
+    response_framing_ = http::Framing::Chunked;
+  }
+  if (ctx_.draining() || upgrade_paused_) client_keep_alive_ = false;
+  http::writeClientResponse(h, response_framing_, client_keep_alive_, client_http10_, client_out_);
+  response_started_ = true;
+  return true;
+}
+
+void DownstreamSession::onResponseBody(const char* data, size_t len) {
+  response_body_bytes_ += len;
+  if (response_framing_ == http::Framing::Chunked) {
+    http::appendChunk(client_out_, data, len);
+  } else {
+    client_out_.append(data, len);
+  }
+}
+
+void DownstreamSession::finishResponse(bool reusable) {
+  upstream_timer_.stop();
+  if (upstream_) {
+    if (reusable && request_done_ && upstream_out_.empty() &&
+        upstream_->stream.queuedBytes() == 0) {
+      upstream_->stream.stopRead();
+      cluster_->release(std::move(upstream_));
+    } else {
+      retireUpstream();
+    }
+  }
+  response_done_ = true;
+  if (!request_done_) {
+    // The server answered before the whole request arrived: the rest of it cannot be framed
+    // for a next request without reading it all, so the connection ends with this response.
+    client_keep_alive_ = false;
+  }
+  endExchange();
+}
+
+void DownstreamSession::failUpstream(int status, const std::string& reason) {
+  log::warn("upstream ", cluster_ ? cluster_->config().name : std::string("-"), ": ", status,
+            ": ", reason);
+  retireUpstream();
+  upstream_timer_.stop();
+  if (response_started_) {
+    closeNow();
+    return;
+  }
+  std::string body(http::reasonPhrase(status));
+  body += '\n';
+  localReply(status, body, nullptr, !request_done_);
+  if (request_done_ || !client_keep_alive_) endExchange();
+}
+
+void DownstreamSession::retireUpstream() {
+  upstream_connecting_ = false;
+  if (!upstream_) return;
+  upstream_->stream.close();
+  ctx_.loop().deferDelete(std::move(upstream_));
+}
+
+void DownstreamSession::enterTunnel() {
+  phase_ = Phase::Tunnel;
+  client_timer_.stop();
+  logExchange();
+  drainPending();  // bytes the client sent after its upgrade request
+}
+
+// ---------------------------------------------------------------------------------------------
+// Both sides
+
+void DownstreamSession::localReply(int status, std::string_view body,
+                                   const config::Respond* respond, bool close) {
+  status_ = status;
+  response_started_ = true;
+  response_done_ = true;
+  discard_body_ = true;
+  if (close) client_keep_alive_ = false;
+  if (ctx_.draining()) client_keep_alive_ = false;
+  std::string& out = client_out_;
+  out.append(client_http10_ ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(status));
+  out.push_back(' ');
+  out.append(http::reasonPhrase(status));
+  out.append("\r\n");
+  bool has_type = false;
+  if (respond) {
+    for (const auto& hd : respond->headers) {
+      if (http::iequals(hd.name, "content-type")) has_type = true;
+      out.append(hd.name).append(": ").append(hd.value).append("\r\n");
+    }
+  }
+  if (!has_type && !body.empty()) out.append("Content-Type: text/plain\r\n");
+  const bool no_body = status == 204 || status == 304 || status < 200;
+  if (!no_body) out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  if (!client_keep_alive_) {
+    out.append("Connection: close\r\n");
+  } else if (client_http10_) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+  if (!head_request_ && !no_body) {
+    out.append(body);
+    response_body_bytes_ = body.size();
+  }
+  if (request_done_) endExchange();
+}
+
+void DownstreamSession::endExchange() {
+  if (phase_ != Phase::Exchange) return;
+  logExchange();
+  retireUpstream();
+  upstream_timer_.stop();
+  const bool keep = client_keep_alive_ && !upgrade_paused_ && !ctx_.draining() && request_done_;
+  resetExchange();
+  if (!keep) {
+    closeAfterFlush();
+    return;
+  }
+  phase_ = Phase::WaitRequest;
+  request_paused_ = false;
+  request_parser_.resume();
+  head_started_ = !pending_.empty();
+  const auto& timeouts = ctx_.snapshot()->config->timeouts;
+  if (head_started_) {
+    client_timer_.start(timeouts.client_header, [this] { onHeaderTimeout(); });
+  } else {
+    client_timer_.start(timeouts.keepalive, [this] { onHeaderTimeout(); });
+  }
+  drainPending();
+}
+
+void DownstreamSession::resetExchange() {
+  snapshot_.reset();
+  cluster_ = nullptr;
+  upstream_reused_ = false;
+  upstream_eof_ = false;
+  retried_stale_ = false;
+  request_head_.clear();
+  replay_body_.clear();
+  upstream_out_.clear();
+  replayable_ = true;
+  request_framing_ = http::Framing::None;
+  response_framing_ = http::Framing::None;
+  head_seen_ = false;
+  request_done_ = false;
+  response_started_ = false;
+  response_done_ = false;
+  informational_ = false;
+  tunnel_ = false;
+  discard_body_ = false;
+  head_request_ = false;
+  idempotent_ = false;
+  logged_ = false;
+  status_ = 0;
+  upstream_status_ = 0;
+  upstream_bytes_in_ = 0;
+  request_body_bytes_ = 0;
+  response_body_bytes_ = 0;
+  upstream_addr_.clear();
+  request_id_.clear();
+}
+
+void DownstreamSession::logExchange() {
+  if (logged_ || !head_seen_) return;
+  logged_ = true;
+  const http::MessageHead& h = request_parser_.head();
+  auto header = [&](std::string_view name) -> std::string_view {
+    const std::string* v = h.find(name);
+    return v ? std::string_view(*v) : std::string_view();
+  };
+  AccessRecord r;
+  r.remote_addr = client_ip_;
+  r.method = h.method;
+  r.target = h.target;
+  r.protocol = h.isHttp10() ? "HTTP/1.0" : "HTTP/1.1";
+  r.status = status_;
+  r.bytes_sent = response_body_bytes_;
+  r.referer = header("referer");
+  r.user_agent = header("user-agent");
+  r.upstream_addr = upstream_addr_;
+  r.upstream_status = upstream_status_;
+  r.request_time_s = static_cast<double>(ctx_.loop().now() - start_ms_) / 1000.0;
+  r.request_id = request_id_;
+  ctx_.accessLog().append(r);
+}
+
+void DownstreamSession::flushClient() {
+  if (client_out_.empty() || phase_ == Phase::Closed) return;
+  if (!client_.write(std::string_view(client_out_))) {
+    client_out_.clear();
+    closeNow();
+    return;
+  }
+  client_out_.clear();
+  if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
+}
+
+void DownstreamSession::flushUpstream() {
+  if (upstream_out_.empty() || !upstreamOpen()) return;
+  if (!upstream_->stream.write(std::string_view(upstream_out_))) {
+    upstream_out_.clear();
+    onUpstreamEnd(UV_EPIPE);
+    return;
+  }
+  upstream_out_.clear();
+}
+
+void DownstreamSession::updateFlow() {
+  if (phase_ == Phase::Closed) return;
+  // Client side: pause while the upstream has too much to write, or too much is pipelined.
+  const size_t backlog = upstream_out_.size() + (upstream_ ? upstream_->stream.queuedBytes() : 0);
+  bool want;
+  if (phase_ == Phase::Closing) {
+    want = true;
+  } else if (client_eof_) {
+    want = false;
+  } else {
+    const size_t limit = client_.reading() ? kHighWater : kLowWater;
+    want = backlog <= limit && pending_.size() <= kMaxPending;
+  }
+  if (want && !client_.reading()) {
+    client_.startRead();
+    if (phase_ == Phase::Exchange && !request_done_ && head_seen_ && snapshot_)
+      client_timer_.start(snapshot_->config->timeouts.client_body, [this] { onBodyTimeout(); });
+  } else if (!want && client_.reading()) {
+    client_.stopRead();
+    if (phase_ == Phase::Exchange && !request_done_) client_timer_.stop();
+  }
+  // Upstream side: pause while the client has too much to receive.
+  if (upstreamOpen()) {
+    const size_t queued = client_.queuedBytes();
+    if (upstream_->stream.reading() && queued > kHighWater) {
+      upstream_->stream.stopRead();
+    } else if (!upstream_->stream.reading() && queued < kLowWater) {
+      upstream_->stream.startRead();
+    }
+  }
+}
+
+void DownstreamSession::closeAfterFlush() {
+  if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
+  phase_ = Phase::Closing;
+  client_timer_.stop();
+  upstream_timer_.stop();
+  retireUpstream();
+  flushClient();
+  if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
+}
+
+// Lingering close (as nginx's lingering_close): half-close our side, then read and discard what
+// the client still sends for a while, so that its unread bytes do not turn into a reset that
+// destroys the response before the client reads it.
+void DownstreamSession::startLinger() {
+  if (lingering_) return;
+  lingering_ = true;
+  client_.shutdownWrite();
+  if (client_eof_) {
+    closeNow();
+    return;
+  }
+  client_.startRead();
+  client_timer_.start(kLinger, [this] { closeNow(); });
+}
+
+void DownstreamSession::closeNow() {
+  if (phase_ == Phase::Closed) return;
+  if (phase_ == Phase::Exchange) logExchange();
+  phase_ = Phase::Closed;
+  client_timer_.stop();
+  upstream_timer_.stop();
+  retireUpstream();
+  client_.close();
+  ctx_.sessionClosed(this);
+}
+
+}  // namespace weir::proxy

@@ -1,0 +1,40 @@
+// Snapshot: an immutable, fully resolved view of one config generation: compiled route tables,
+// route-to-upstream links and resolved endpoint addresses. Built on the control thread, read by
+// every worker through std::shared_ptr<const Snapshot>; a request keeps the one it started with.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/result.h"
+#include "routing/route_table.h"
+#include "upstream/cluster.h"
+
+namespace weir::proxy {
+
+struct ListenerView {
+  const config::Listener* config;
+  routing::RouteTable routes;
+  std::vector<std::optional<size_t>> route_upstream;  // per route: index into upstreams
+};
+
+struct UpstreamView {
+  const config::Upstream* config;
+  std::vector<upstream::Endpoint> endpoints;
+};
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  uint64_t generation = 0;
+  std::vector<ListenerView> listeners;
+  std::vector<UpstreamView> upstreams;
+
+  /// Compiles routes and resolves every server address (blocking DNS: control thread only).
+  static Result<std::shared_ptr<const Snapshot>> build(std::shared_ptr<const config::Config> cfg,
+                                                       uint64_t generation);
+};
+
+}  // namespace weir::proxy

@@ -1,0 +1,24 @@
+// UpstreamConnection: one TCP connection to an upstream server with its response parser.
+// Owned by a ConnectionPool while idle and by one DownstreamSession while in use; one worker.
+#pragma once
+
+#include <cstdint>
+
+#include "http/parser.h"
+#include "net/tcp_stream.h"
+
+namespace weir::upstream {
+
+struct UpstreamConnection {
+  UpstreamConnection(net::EventLoop& loop, size_t endpoint_index, http::ParseLimits limits)
+      : stream(loop), parser(http::HttpParser::Mode::Response, nullptr, limits),
+        endpoint(endpoint_index) {}
+
+  net::TcpStream stream;
+  http::HttpParser parser;
+  size_t endpoint;
+  uint64_t idle_since_ms = 0;
+  uint32_t requests = 0;  // requests sent on this connection so far
+};
+
+}  // namespace weir::upstream
