@@ -1,0 +1,193 @@
+// HttpParser: strict HTTP/1.1 parsing, one message at a time, with the status each rejection
+// maps to.
+#include "http/parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace weir::http {
+namespace {
+
+struct Recorder : HttpParser::Sink {
+  std::vector<MessageHead> heads;
+  std::string body;
+  int completed = 0;
+  bool reject = false;
+  bool onHead(HttpParser& p) override {
+    heads.push_back(p.head());
+    return !reject;
+  }
+  void onBody(HttpParser&, const char* d, size_t n) override { body.append(d, n); }
+  void onMessageComplete(HttpParser&) override { ++completed; }
+};
+
+struct Parsed {
+  HttpParser::Status status;
+  int error_status;
+  std::string reason;
+};
+
+Parsed parseRequest(const std::string& bytes, Recorder& rec, ParseLimits limits = {}) {
+  HttpParser parser(HttpParser::Mode::Request, &rec, limits);
+  auto out = parser.execute(bytes.data(), bytes.size());
+  return {out.status, parser.errorStatus(), parser.errorReason()};
+}
+
+int rejectStatus(const std::string& bytes, ParseLimits limits = {}) {
+  Recorder rec;
+  Parsed p = parseRequest(bytes, rec, limits);
+  return p.status == HttpParser::Status::Error ? p.error_status : 0;
+}
+
+TEST(HttpParser, ParsesARequestHeadAndBody) {
+  Recorder rec;
+  Parsed p = parseRequest(
+      "POST /a?b=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\nX-Y:  v  \r\n\r\nabc",
+      rec);
+  ASSERT_EQ(p.status, HttpParser::Status::MessageComplete);
+  ASSERT_EQ(rec.heads.size(), 1u);
+  const MessageHead& h = rec.heads[0];
+  EXPECT_EQ(h.method, "POST");
+  EXPECT_EQ(h.target, "/a?b=1");
+  EXPECT_EQ(*h.find("host"), "example.com");
+  EXPECT_EQ(*h.find("x-y"), "v");  // surrounding whitespace is not part of the value
+  EXPECT_EQ(h.content_length, 3u);
+  EXPECT_FALSE(h.chunked);
+  EXPECT_EQ(rec.body, "abc");
+}
+
+TEST(HttpParser, DecodesChunkedBodies) {
+  Recorder rec;
+  Parsed p = parseRequest(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n",
+      rec);
+  ASSERT_EQ(p.status, HttpParser::Status::MessageComplete);
+  EXPECT_TRUE(rec.heads[0].chunked);
+  EXPECT_EQ(rec.body, "abcde");
+}
+
+TEST(HttpParser, PausesAfterEachPipelinedRequest) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Request, &rec, {});
+  std::string two = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+  auto first = parser.execute(two.data(), two.size());
+  ASSERT_EQ(first.status, HttpParser::Status::MessageComplete);
+  EXPECT_EQ(rec.heads.size(), 1u);
+  parser.resume();
+  auto second = parser.execute(two.data() + first.consumed, two.size() - first.consumed);
+  ASSERT_EQ(second.status, HttpParser::Status::MessageComplete);
+  ASSERT_EQ(rec.heads.size(), 2u);
+  EXPECT_EQ(rec.heads[1].target, "/2");
+}
+
+TEST(HttpParser, AcceptsAHeadSplitAcrossReads) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Request, &rec, {});
+  std::string req = "GET /split HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n";
+  for (size_t i = 0; i < req.size(); ++i) {
+    auto out = parser.execute(&req[i], 1);
+    if (i + 1 < req.size()) ASSERT_EQ(out.status, HttpParser::Status::NeedMore) << i;
+    else EXPECT_EQ(out.status, HttpParser::Status::MessageComplete);
+  }
+  EXPECT_EQ(*rec.heads.at(0).find("accept"), "*/*");
+}
+
+TEST(HttpParser, RejectsSmugglingShapesWith400) {
+  const char* cases[] = {
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3 3\r\n\r\nabc",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET / HTTP/1.1\nHost: a\n\n",
+      "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+      "GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+      "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+  };
+  for (const char* c : cases) EXPECT_EQ(rejectStatus(c), 400) << c;
+  std::string nul = "GET / HTTP/1.1\r\nHost: a\r\nX: a";
+  nul.push_back('\0');
+  nul += "b\r\n\r\n";
+  EXPECT_EQ(rejectStatus(nul), 400);
+}
+
+TEST(HttpParser, RejectsOtherVersionsWith505) {
+  EXPECT_EQ(rejectStatus("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+}
+
+TEST(HttpParser, AcceptsHttp10WithoutHost) {
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.0\r\n\r\n"), 0);
+}
+
+TEST(HttpParser, MapsSizeLimitsTo414And431) {
+  ParseLimits limits{1024, 256};
+  EXPECT_EQ(rejectStatus("GET /" + std::string(300, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", limits),
+            414);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'b') + "\r\n\r\n",
+                         limits),
+            431);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(900, 'b') + "\r\n\r\n",
+                         limits),
+            0);
+}
+
+TEST(HttpParser, ResponseModeReportsUpgradeAfter101) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Response, &rec, {});
+  std::string resp =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nRAW";
+  auto out = parser.execute(resp.data(), resp.size());
+  ASSERT_EQ(out.status, HttpParser::Status::Upgrade);
+  EXPECT_EQ(resp.substr(out.consumed), "RAW");
+}
+
+TEST(HttpParser, ResponseModeCompletesCloseDelimitedBodiesOnFinish) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Response, &rec, {});
+  std::string resp = "HTTP/1.1 200 OK\r\n\r\nhello";
+  EXPECT_EQ(parser.execute(resp.data(), resp.size()).status, HttpParser::Status::NeedMore);
+  EXPECT_TRUE(parser.needsEof());
+  EXPECT_EQ(parser.finish().status, HttpParser::Status::MessageComplete);
+  EXPECT_EQ(rec.body, "hello");
+}
+
+TEST(HttpParser, ResponseToHeadHasNoBody) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Response, &rec, {});
+  parser.expectNoBody(true);
+  std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+  EXPECT_EQ(parser.execute(resp.data(), resp.size()).status,
+            HttpParser::Status::MessageComplete);
+  EXPECT_EQ(rec.body, "");
+}
+
+TEST(HttpParser, ResponseModeRejectsAmbiguousFramingWith502) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Response, &rec, {});
+  std::string resp =
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  EXPECT_EQ(parser.execute(resp.data(), resp.size()).status, HttpParser::Status::Error);
+  EXPECT_EQ(parser.errorStatus(), 502);
+}
+
+TEST(HttpParser, SinkRejectionStopsParsing) {
+  Recorder rec;
+  rec.reject = true;
+  Parsed p = parseRequest("GET / HTTP/1.1\r\nHost: a\r\n\r\n", rec);
+  EXPECT_EQ(p.status, HttpParser::Status::Error);
+}
+
+}  // namespace
+}  // namespace weir::http

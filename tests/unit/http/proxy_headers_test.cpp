@@ -1,0 +1,117 @@
+// Header rewriting between client and upstream.
+#include "http/proxy_headers.h"
+
+#include <gtest/gtest.h>
+
+namespace weir::http {
+namespace {
+
+MessageHead request(std::vector<HeaderField> headers) {
+  MessageHead h;
+  h.method = "GET";
+  h.target = "/x";
+  h.headers = std::move(headers);
+  return h;
+}
+
+std::string upstreamHead(const MessageHead& h, Framing framing = Framing::None) {
+  ForwardInfo info;
+  info.client_ip = "10.0.0.9";
+  info.request_id = "rid";
+  info.target = h.target;
+  std::string out;
+  writeUpstreamRequest(h, info, framing, out);
+  return out;
+}
+
+TEST(ProxyHeaders, DropsHopByHopFieldsAndThoseConnectionNames) {
+  auto h = request({{"Host", "a"},
+                    {"Connection", "keep-alive, X-Secret"},
+                    {"X-Secret", "1"},
+                    {"Keep-Alive", "timeout=5"},
+                    {"Proxy-Connection", "x"},
+                    {"TE", "trailers"},
+                    {"Trailer", "X"},
+                    {"Upgrade", "websocket"},
+                    {"Accept", "*/*"}});
+  std::string out = upstreamHead(h);
+  EXPECT_EQ(out.find("X-Secret"), std::string::npos);
+  EXPECT_EQ(out.find("Keep-Alive"), std::string::npos);
+  EXPECT_EQ(out.find("Proxy-Connection"), std::string::npos);
+  EXPECT_EQ(out.find("TE:"), std::string::npos);
+  EXPECT_EQ(out.find("Trailer"), std::string::npos);
+  EXPECT_EQ(out.find("Upgrade"), std::string::npos);
+  EXPECT_EQ(out.find("Connection"), std::string::npos);
+  EXPECT_NE(out.find("Accept: */*\r\n"), std::string::npos);
+  EXPECT_EQ(out.rfind("GET /x HTTP/1.1\r\nHost: a\r\n", 0), 0u);
+}
+
+TEST(ProxyHeaders, AppendsXForwardedForAndSetsProtoHostViaRequestId) {
+  auto h = request({{"Host", "site.example"},
+                    {"X-Forwarded-For", "1.1.1.1"},
+                    {"X-Forwarded-For", "2.2.2.2"},
+                    {"X-Forwarded-Proto", "spoofed"},
+                    {"Via", "1.1 edge"}});
+  std::string out = upstreamHead(h);
+  EXPECT_NE(out.find("X-Forwarded-For: 1.1.1.1, 2.2.2.2, 10.0.0.9\r\n"), std::string::npos);
+  EXPECT_NE(out.find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("spoofed"), std::string::npos);
+  EXPECT_NE(out.find("X-Forwarded-Host: site.example\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Via: 1.1 edge, 1.1 weir\r\n"), std::string::npos);
+  EXPECT_NE(out.find("X-Request-Id: rid\r\n"), std::string::npos);
+}
+
+TEST(ProxyHeaders, KeepsAnIncomingRequestId) {
+  std::string out = upstreamHead(request({{"Host", "a"}, {"X-Request-Id", "abc"}}));
+  EXPECT_NE(out.find("X-Request-Id: abc\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("X-Request-Id: rid"), std::string::npos);
+}
+
+TEST(ProxyHeaders, WritesFramingAnew) {
+  auto h = request({{"Host", "a"}, {"Transfer-Encoding", "chunked"}});
+  std::string chunked = upstreamHead(h, Framing::Chunked);
+  EXPECT_NE(chunked.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  auto l = request({{"Host", "a"}, {"Content-Length", "5"}});
+  l.content_length = 5;
+  std::string length = upstreamHead(l, Framing::Length);
+  EXPECT_NE(length.find("Content-Length: 5\r\n"), std::string::npos);
+  EXPECT_EQ(length.find("Content-Length", length.find("Content-Length") + 1), std::string::npos);
+}
+
+TEST(ProxyHeaders, KeepsUpgradeForTunnels) {
+  auto h = request({{"Host", "a"}, {"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  h.upgrade = true;
+  std::string out = upstreamHead(h);
+  EXPECT_NE(out.find("Upgrade: websocket\r\nConnection: upgrade\r\n"), std::string::npos);
+}
+
+TEST(ProxyHeaders, ResponseHeadGetsClientFramingAndPersistence) {
+  MessageHead r;
+  r.status = 200;
+  r.reason = "OK";
+  r.headers = {{"Content-Type", "text/plain"},
+               {"Transfer-Encoding", "chunked"},
+               {"Connection", "close"},
+               {"Keep-Alive", "x"}};
+  std::string out;
+  writeClientResponse(r, Framing::Chunked, true, false, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 weir\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n");
+  std::string closing;
+  writeClientResponse(r, Framing::Close, false, true, closing);
+  EXPECT_NE(closing.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(closing.find("Transfer-Encoding"), std::string::npos);
+  EXPECT_EQ(closing.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
+}
+
+TEST(ProxyHeaders, EncodesChunks) {
+  std::string out;
+  appendChunk(out, "hello world, this is 26 b.", 26);
+  EXPECT_EQ(out, "1a\r\nhello world, this is 26 b.\r\n");
+  appendChunk(out, "", 0);
+  EXPECT_EQ(out.size(), 32u);  // an empty chunk would end the body: nothing is written
+}
+
+}  // namespace
+}  // namespace weir::http
