@@ -272,7 +272,10 @@ int HttpParser::finishHead() {
   }
   h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
   h.upgrade = llhttp_get_upgrade(&parser_) != 0;
-  return (!request && no_body_) ? 1 : 0;
+  // RFC 9112 6.3: responses to HEAD, 1xx (but 101, which upgrades), 204 and 304 end at the
+  // head whatever their Content-Length says; llhttp 8 would wait for the body.
+  const bool bodiless = h.status == 204 || h.status == 304 || (h.status < 200 && h.status != 101);
+  return (!request && (no_body_ || bodiless)) ? 1 : 0;
 }
 
 int HttpParser::onBodyCb(llhttp_t* p, const char* at, size_t n) {

@@ -15,6 +15,7 @@ Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move
 
 Server::~Server() {
   for (auto& s : signals_) net::closeHandle(s);
+  if (joiner_.joinable()) joiner_.join();
   for (auto& w : workers_) w->join();
 }
 
@@ -85,8 +86,8 @@ int Server::run() {
     signals_.push_back(h);
   }
   log::notice("weir started: ", workers, " workers, config ", config_->file);
-  loop_.closeInternalHandles();  // the control loop runs on signals alone for now
   loop_.run();
+  if (joiner_.joinable()) joiner_.join();
   for (auto& w : workers_) w->join();
   log::notice("weir stopped");
   return 0;
@@ -101,8 +102,15 @@ void Server::onSignal(int signum) {
       log::notice("signal ", signum, ": shutting down (grace ",
                   config_->timeouts.shutdown_grace.count(), "ms)");
       for (auto& w : workers_) w->shutdown(config_->timeouts.shutdown_grace);
-      for (auto& s : signals_) net::closeHandle(s);
-      signals_.clear();
+      // Signals stay handled (a second SIGTERM changes nothing) until every worker is done.
+      joiner_ = std::thread([this] {
+        for (auto& w : workers_) w->join();
+        loop_.post([this] {
+          for (auto& s : signals_) net::closeHandle(s);
+          signals_.clear();
+          loop_.closeInternalHandles();
+        });
+      });
       break;
     }
     case SIGUSR1:

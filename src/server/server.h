@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -33,6 +34,7 @@ class Server {
   std::vector<uv_signal_t*> signals_;
   std::atomic<uint64_t> open_connections_{0};
   bool stopping_ = false;
+  std::thread joiner_;  // waits for the workers after a shutdown signal
 };
 
 }  // namespace weir::server
