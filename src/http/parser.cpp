@@ -1,5 +1,6 @@
 #include "http/parser.h"
 
+#include <cctype>
 #include <cstring>
 
 namespace weir::http {
@@ -17,6 +18,16 @@ bool isToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s)
     if (!isTokenChar(c)) return false;
+  return true;
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 7.2): reg-name (unreserved, pct-encoded, sub-delims),
+// IPv4, or a bracketed IP literal. No userinfo, no whitespace.
+bool isValidHost(std::string_view host) {
+  for (unsigned char c : host) {
+    if (std::isalnum(c)) continue;
+    if (c == 0 || std::strchr("-._~%!$&'()*+,;=:[]", c) == nullptr) return false;
+  }
   return true;
 }
 
@@ -232,10 +243,18 @@ int HttpParser::finishHead() {
       fail(400, hosts ? "more than one Host header" : "missing Host header");
       return -1;
     }
+    if (hosts == 1 && !isValidHost(*h.find("host"))) {
+      fail(400, "invalid Host header");
+      return -1;
+    }
   } else {
     h.status = llhttp_get_status_code(&parser_);
   }
   size_t te_count = h.count("transfer-encoding");
+  if (te_count > 0 && h.minor == 0) {  // RFC 9112 6.1: faulty framing in HTTP/1.0
+    fail(bad, "Transfer-Encoding in an HTTP/1.0 message");
+    return -1;
+  }
   if (te_count > 0) {
     if (te_count > 1 || !iequals(*h.find("transfer-encoding"), "chunked")) {
       fail(request ? 400 : 502, "unsupported Transfer-Encoding");

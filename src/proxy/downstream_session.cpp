@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include "core/log.h"
+#include "http/http_date.h"
 
 namespace weir::proxy {
 namespace {
@@ -682,7 +683,7 @@ void DownstreamSession::localReply(int status, std::string_view body,
   out.append(std::to_string(status));
   out.push_back(' ');
   out.append(http::reasonPhrase(status));
-  out.append("\r\n");
+  out.append("\r\nDate: ").append(http::httpDate()).append("\r\n");
   bool has_type = false;
   if (respond) {
     for (const auto& hd : respond->headers) {

@@ -191,3 +191,21 @@ TEST(HttpParser, SinkRejectionStopsParsing) {
 
 }  // namespace
 }  // namespace weir::http
+
+namespace weir::http {
+namespace {
+
+TEST(HttpParser, RejectsInvalidHostValues) {
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), 0);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: api.example.com:80\r\n\r\n"), 0);
+}
+
+TEST(HttpParser, RejectsTransferEncodingInHttp10) {
+  EXPECT_EQ(rejectStatus("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400);
+}
+
+}  // namespace
+}  // namespace weir::http
