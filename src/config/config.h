@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,11 +32,42 @@ struct Header {
   std::string value;
 };
 
-/// Conditions of a route; each one present must hold.
+struct UpstreamTimeouts {
+  milliseconds connect{2'000};
+  milliseconds response{60'000};  // from request sent to first response byte, and between reads
+};
+
+/// One header condition of a route. Names compare case-insensitively; the first field of that
+/// name is the one tested.
+struct HeaderMatch {
+  enum class Kind : uint8_t {
+    Exact,    // the value equals `value`, byte for byte
+    Regex,    // RE2 `value` matches somewhere in the value (written "~regex" in the file)
+    Present,  // a field of that name exists ({present: true})
+    Absent,   // none does ({present: false})
+  };
+  std::string name;
+  Kind kind = Kind::Exact;
+  std::string value;  // Exact: the value; Regex: the pattern without '~'; else empty
+};
+
+/// One query condition: the first `name=` parameter of the query string equals `value` exactly
+/// (no percent-decoding; "name" alone counts as an empty value).
+struct QueryMatch {
+  std::string name;
+  std::string value;
+};
+
+/// Conditions of a route; each one present must hold. Regexes are RE2 syntax, checked at load.
 struct RouteMatch {
   std::optional<std::string> host;         // exact or "*.suffix", case-insensitive, port ignored
+  std::optional<std::string> host_regex;   // full match against the host without port, any case
   std::optional<std::string> path;         // exact
   std::optional<std::string> path_prefix;  // prefix
+  std::optional<std::string> path_regex;   // matches somewhere in the path (nginx "location ~")
+  std::vector<std::string> methods;        // any of these (upper-case, exact); empty: any method
+  std::vector<HeaderMatch> headers;        // all of these
+  std::vector<QueryMatch> query;           // all of these
 };
 
 /// A locally generated answer.
@@ -45,11 +77,51 @@ struct Respond {
   std::vector<Header> headers;
 };
 
-/// One route: a match and exactly one action.
+/// Placeholders a redirect location may use: the request's scheme ("http"), host (without port),
+/// uri (path and "?query" as received), path (without query) and query (without '?').
+inline constexpr std::string_view kRedirectPlaceholders[] = {"scheme", "host", "uri", "path",
+                                                             "query"};
+
+/// A locally generated redirect.
+struct Redirect {
+  int status = 302;      // 301, 302, 307 or 308
+  std::string location;  // may hold {placeholders} from kRedirectPlaceholders, checked at load
+};
+
+/// A regex substitution on the path sent upstream: RE2::Replace (first match; \0..\9 in
+/// `replace` name the groups), checked at load.
+struct Rewrite {
+  std::string regex;
+  std::string replace;
+};
+
+/// Header edits, applied in this order: remove every field named in `remove`, replace every
+/// field named in `set` with one field, append each of `add`. Names compare case-insensitively.
+struct HeaderOps {
+  std::vector<Header> set;
+  std::vector<Header> add;
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+};
+
+/// One route: a match, exactly one action (upstream, respond or redirect), and for upstream
+/// routes optional modifiers of what is sent upstream and returned.
 struct Route {
   RouteMatch match;
   std::optional<std::string> upstream;  // name of an entry in Config::upstreams
   std::optional<Respond> respond;
+  std::optional<Redirect> redirect;
+
+  // Modifiers; the loader allows them only with `upstream`. The path sent upstream is the
+  // request's path with strip_prefix removed, then add_prefix prepended, then rewrite applied.
+  std::optional<std::string> strip_prefix;      // starts with '/'
+  std::optional<std::string> add_prefix;        // starts with '/'
+  std::optional<Rewrite> rewrite;
+  HeaderOps request_headers;                     // on the request sent upstream
+  HeaderOps response_headers;                    // on the response sent to the client
+  std::optional<UpstreamTimeouts> timeouts;      // replaces the upstream's; keys not given in
+                                                 // the file are the upstream's values
+  std::optional<std::string> host_rewrite;      // Host sent upstream: name or address[:port]
   Position pos;
 };
 
@@ -69,11 +141,6 @@ struct Server {
 struct Keepalive {
   size_t max_idle = 64;                 // idle connections kept per worker and server
   milliseconds idle_timeout{60'000};
-};
-
-struct UpstreamTimeouts {
-  milliseconds connect{2'000};
-  milliseconds response{60'000};  // from request sent to first response byte, and between reads
 };
 
 struct Upstream {

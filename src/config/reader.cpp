@@ -109,6 +109,17 @@ std::optional<std::string> Reader::nonEmptyString(const Item& item) {
   return s;
 }
 
+std::optional<bool> Reader::boolean(const Item& item) {
+  if (item.node.IsScalar()) {
+    if (item.node.Scalar() == "true") return true;
+    if (item.node.Scalar() == "false") return false;
+    fail(item, "must be true or false, got '" + item.node.Scalar() + "'");
+    return std::nullopt;
+  }
+  fail(item, "must be true or false");
+  return std::nullopt;
+}
+
 std::optional<int64_t> Reader::integer(const Item& item, int64_t min, int64_t max) {
   if (!item.node.IsScalar()) {
     fail(item, "must be an integer");

@@ -51,6 +51,8 @@ class Reader {
 
   std::optional<std::string> string(const Item& item);
   std::optional<std::string> nonEmptyString(const Item& item);
+  /// `true` or `false`, else "must be true or false".
+  std::optional<bool> boolean(const Item& item);
   /// An integer in min..max, else "must be MIN..MAX, got X".
   std::optional<int64_t> integer(const Item& item, int64_t min, int64_t max);
   /// A duration (see parseDuration), greater than zero unless `allow_zero`.

@@ -78,12 +78,12 @@ Result<SocketAddress> SocketAddress::resolve(const std::string& host, uint16_t p
   return a;
 }
 
-Result<int> openListenSocket(const SocketAddress& address, int backlog) {
+Result<int> openListenSocket(const SocketAddress& address, int backlog, bool reuse_port) {
   int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ioError(std::string("socket: ") + std::strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (address.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   socklen_t len = address.family() == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   if (::bind(fd, address.get(), len) != 0 || ::listen(fd, backlog) != 0) {

@@ -24,9 +24,9 @@ struct SocketAddress {
   static Result<SocketAddress> resolve(const std::string& host, uint16_t port);
 };
 
-/// Creates a non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT, bound to
-/// `address`. Returns the fd.
-Result<int> openListenSocket(const SocketAddress& address, int backlog);
+/// Creates a non-blocking listening socket with SO_REUSEADDR (and SO_REUSEPORT unless told
+/// otherwise), bound to `address`. Returns the fd.
+Result<int> openListenSocket(const SocketAddress& address, int backlog, bool reuse_port = true);
 /// The address a bound socket actually has (learns the port when bound to port 0).
 Result<SocketAddress> localAddress(int fd);
 

@@ -99,7 +99,10 @@ void DownstreamSession::onWritten(net::TcpStream& s, int status) {
     return;
   }
   if (&s == &client_) {
-    if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
+    if (client_.queuedBytes() == 0) {
+      if (phase_ == Phase::Closing) startLinger();
+      if (phase_ == Phase::WaitRequest && !client_timer_.active()) armIdleTimer();
+    }
   } else if (phase_ == Phase::Exchange || phase_ == Phase::Tunnel) {
     upstream_timer_.restart(snapshot_ ? cluster_->config().timeouts.response : milliseconds(0));
   }
@@ -414,7 +417,7 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   connectAttempt();
 }
 
-void DownstreamSession::connectAttempt() {
+void DownstreamSession::connectAttempt(bool reuse) {
   auto pick = cluster_->pick(tried_);
   if (!pick) {
     failUpstream(tried_.empty() ? 503 : 502, tried_.empty() ? "no upstream server available"
@@ -425,7 +428,7 @@ void DownstreamSession::connectAttempt() {
   const upstream::Endpoint& ep = cluster_->endpoint(*pick);
   if (!upstream_addr_.empty()) upstream_addr_ += ", ";
   upstream_addr_ += ep.name;
-  if (auto idle = cluster_->takeIdle(*pick)) {
+  if (auto idle = reuse ? cluster_->takeIdle(*pick) : nullptr) {
     upstream_ = std::move(idle);
     upstream_reused_ = true;
     upstream_->stream.setHandler(this);
@@ -565,7 +568,7 @@ void DownstreamSession::onUpstreamEnd(int status) {
     retireUpstream();
     tried_.reset(endpoint);
     upstream_out_ = request_head_ + replay_body_;
-    connectAttempt();
+    connectAttempt(/*reuse=*/false);
     return;
   }
   if (!response_started_) {
@@ -722,13 +725,21 @@ void DownstreamSession::endExchange() {
   request_paused_ = false;
   request_parser_.resume();
   head_started_ = !pending_.empty();
+  armIdleTimer();
+  drainPending();
+}
+
+// Between requests: the next head must arrive within client_header once it has begun; before
+// that the connection may idle for `keepalive`, counted from when the last response was sent.
+void DownstreamSession::armIdleTimer() {
   const auto& timeouts = ctx_.snapshot()->config->timeouts;
   if (head_started_) {
     client_timer_.start(timeouts.client_header, [this] { onHeaderTimeout(); });
-  } else {
+  } else if (client_.queuedBytes() == 0) {
     client_timer_.start(timeouts.keepalive, [this] { onHeaderTimeout(); });
+  } else {
+    client_timer_.stop();  // armed by onWritten once the response is out
   }
-  drainPending();
 }
 
 void DownstreamSession::resetExchange() {

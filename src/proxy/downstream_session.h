@@ -56,7 +56,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
 
   // Upstream side.
   void startProxy(const http::MessageHead& req, std::string_view target, std::string_view host);
-  void connectAttempt();
+  /// Picks an untried server and connects; `reuse` allows an idle pooled connection.
+  void connectAttempt(bool reuse = true);
   void onUpstreamConnected(int status);
   void onUpstreamReady();
   void onUpstreamRead(const char* data, size_t len);
@@ -79,6 +80,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void updateFlow();
   void closeAfterFlush();
   void startLinger();
+  void armIdleTimer();
   void closeNow();
   bool upstreamOpen() const { return upstream_ && !upstream_connecting_; }
 

@@ -30,6 +30,16 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, size_t workers,
       return false;
     }
     net::SocketAddress bound = *address;
+    if (bound.port() != 0) {
+      // SO_REUSEPORT would let a second instance share the port silently: a plain bind first
+      // makes "address in use" an error, as operators expect.
+      auto probe = net::openListenSocket(bound, 1, /*reuse_port=*/false);
+      if (!probe) {
+        log::error("listener ", lv.config->name, ": ", probe.error().detail);
+        return false;
+      }
+      ::close(*probe);
+    }
     for (size_t w = 0; w < workers; ++w) {
       auto fd = net::openListenSocket(bound, 511);
       if (!fd) {
