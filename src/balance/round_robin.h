@@ -23,11 +23,15 @@ class RoundRobin final : public Balancer {
 
   std::optional<size_t> pick(const PickContext& ctx) override;
   size_t size() const override { return weights_.size(); }
+  /// Endpoint i's weight becomes weights[i] * scale (fixed point, see scaledWeight()); the
+  /// smooth sequence adapts from the next pick. O(1).
+  void setWeightScale(size_t i, double scale) override;
 
  private:
-  std::vector<int64_t> weights_;
+  std::vector<int> base_;         // configured weights
+  std::vector<int64_t> weights_;  // effective: scaledWeight(base_[i], scale_i)
   std::vector<int64_t> current_;
-  int64_t total_weight_ = 0;
+  int64_t total_weight_ = 0;      // sum of weights_
 };
 
 }  // namespace weir::balance

@@ -1,17 +1,17 @@
 // The YAML config loader: loadFile()/loadString() from config.h. Walks the document once with a
-// Reader, section by section, then cross-checks names, listen addresses and route upstreams.
+// Reader, section by section (routes with a RouteReader), then cross-checks names and listen
+// addresses.
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <system_error>
 
 #include "config/config.h"
 #include "config/host_port.h"
 #include "config/reader.h"
+#include "config/route_reader.h"
 
 namespace weir::config {
 namespace {
@@ -20,27 +20,6 @@ constexpr int64_t kMaxWorkers = 256;
 constexpr int64_t kMaxWeight = 1000;
 constexpr int64_t kMaxIdle = 100'000;
 constexpr int64_t kMaxConnections = 100'000'000;
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// RFC 9110 token characters, for header names.
-bool isToken(std::string_view s) {
-  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || kExtra.find(c) != std::string_view::npos;
-  });
-}
-
-// A route host: a name, or "*." and a suffix; letters, digits, '-', '_' and '.'.
-bool isHostPattern(std::string_view host) {
-  if (host.starts_with("*.")) host.remove_prefix(2);
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
 
 bool isWildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
 
@@ -119,7 +98,7 @@ class Loader {
         continue;
       }
       if (auto name = r_.optional(e, "name")) claimName(names, u.name, *name, e.path);
-      upstream_names_.insert(u.name);
+      upstream_timeouts_.emplace(u.name, u.timeouts);
     }
     return out;
   }
@@ -219,84 +198,13 @@ class Loader {
           r_.fail(*v, addr.error().detail);
       }
     }
-    if (auto v = r_.required(item, "routes"))
-      if (auto entries = r_.sequence(*v, true))
-        for (const Item& e : *entries) l.routes.push_back(readRoute(e));
+    if (auto v = r_.required(item, "routes")) {
+      if (auto entries = r_.sequence(*v, true)) {
+        RouteReader routes(r_, upstream_timeouts_, upstream_names_known_);
+        for (const Item& e : *entries) l.routes.push_back(routes.read(e));
+      }
+    }
     return l;
-  }
-
-  Route readRoute(const Item& item) {
-    Route route;
-    route.pos = item.pos;
-    if (!r_.mapping(item, {"match", "upstream", "respond"})) return route;
-    if (auto v = r_.optional(item, "match")) readMatch(*v, route.match);
-    auto upstream = r_.optional(item, "upstream");
-    auto respond = r_.optional(item, "respond");
-    if (upstream.has_value() == respond.has_value())
-      r_.fail(item, "exactly one action of: upstream, respond");
-    if (upstream) {
-      route.upstream = r_.nonEmptyString(*upstream);
-      if (route.upstream && upstream_names_known_ && !upstream_names_.count(*route.upstream))
-        r_.fail(*upstream, "no upstream named '" + *route.upstream + "'");
-    }
-    if (respond) route.respond = readRespond(*respond);
-    return route;
-  }
-
-  void readMatch(const Item& item, RouteMatch& m) {
-    if (!r_.mapping(item, {"host", "path", "path_prefix"})) return;
-    if (auto v = r_.optional(item, "host")) {
-      if (auto s = r_.nonEmptyString(*v)) {
-        if (isHostPattern(*s))
-          m.host = lower(*s);
-        else
-          r_.fail(*v, "must be a host name or *.suffix, got '" + *s + "'");
-      }
-    }
-    auto readPath = [&](std::string_view key, std::optional<std::string>& out) {
-      if (auto v = r_.optional(item, key)) {
-        if (auto s = r_.string(*v)) {
-          if (s->starts_with('/'))
-            out = *s;
-          else
-            r_.fail(*v, "must start with '/'");
-        }
-      }
-    };
-    readPath("path", m.path);
-    readPath("path_prefix", m.path_prefix);
-  }
-
-  Respond readRespond(const Item& item) {
-    Respond out;
-    if (!r_.mapping(item, {"status", "body", "headers"})) return out;
-    r_.readInteger(item, "status", 100, 599, out.status);
-    if (auto v = r_.optional(item, "body"))
-      if (auto s = r_.string(*v)) out.body = *s;
-    if (auto v = r_.optional(item, "headers"))
-      if (r_.mapping(*v))
-        for (const auto& [key, value] : r_.pairs(*v)) readHeader(key, value, out.headers);
-    return out;
-  }
-
-  void readHeader(const Item& key, const Item& value, std::vector<Header>& out) {
-    const std::string name = key.node.Scalar();
-    const std::string lname = lower(name);
-    if (!isToken(name)) {
-      r_.fail(key, "not a valid header name");
-      return;
-    }
-    if (lname == "content-length" || lname == "transfer-encoding") {
-      r_.fail(key, "set by weir from body; remove it");
-      return;
-    }
-    auto s = r_.string(value);
-    if (!s) return;
-    if (s->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      r_.fail(value, "must not contain CR, LF or NUL");
-      return;
-    }
-    out.push_back(Header{name, *s});
   }
 
   // --- process-wide sections ---
@@ -335,7 +243,7 @@ class Loader {
   }
 
   Reader& r_;
-  std::set<std::string> upstream_names_;
+  std::map<std::string, UpstreamTimeouts> upstream_timeouts_;  // by upstream name
   bool upstream_names_known_ = true;  // false: some upstream's name is unreadable
 };
 

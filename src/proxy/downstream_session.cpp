@@ -29,7 +29,9 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
 
 DownstreamSession::DownstreamSession(WorkerContext& ctx, size_t listener_index)
     : ctx_(ctx),
-      listener_index_(listener_index),
+      origin_(ctx.snapshot()),
+      origin_listener_(listener_index),
+      listener_name_(origin_->listeners[listener_index].config->name),
       client_(ctx.loop(), this),
       request_parser_(http::HttpParser::Mode::Request, this,
                       http::ParseLimits{ctx.snapshot()->config->limits.max_header_bytes,
@@ -48,6 +50,7 @@ bool DownstreamSession::start(uv_stream_t* server) {
     return false;
   }
   client_ip_ = client_.peerIp();
+  if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) ++ls->connections;
   client_.setNoDelay(true);
   client_.startRead();
   const auto& timeouts = ctx_.snapshot()->config->timeouts;
@@ -145,6 +148,7 @@ void DownstreamSession::onMessageComplete(http::HttpParser& p) {
 // Client side
 
 void DownstreamSession::onClientRead(const char* data, size_t len) {
+  ctx_.totals().traffic.bytes_in += len;
   switch (phase_) {
     case Phase::Closed:
     case Phase::Closing:
@@ -220,9 +224,13 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   phase_ = Phase::Exchange;
   head_seen_ = true;
   snapshot_ = ctx_.snapshot();
+  auto listener = snapshot_->findListener(listener_name_);
+  if (!listener) {  // the listener was removed by a reload: stay on the config it came with
+    snapshot_ = origin_;
+    listener = origin_listener_;
+  }
   const config::Config& cfg = *snapshot_->config;
-  ctx_.stats().add(ctx_.stats().requests);
-  start_ms_ = ctx_.loop().now();
+  start_ns_ = uv_hrtime();
   client_http10_ = h.isHttp10();
   client_keep_alive_ = h.keep_alive && !ctx_.draining();
   head_request_ = h.method == "HEAD";
@@ -273,10 +281,12 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   }
   std::string_view path = target.substr(0, target.find('?'));
 
-  const ListenerView& lv = snapshot_->listeners[listener_index_];
+  const ListenerView& lv = snapshot_->listeners[*listener];
   auto index = lv.routes.match(route_host, path);
+  route_index_ = index;
   if (!index) {
     log::info("client ", client_ip_, ": 404: no route for ", route_host, path);
+    countFailure(FailureReason::NoRoute);
     localReply(404, "no route\n", nullptr, false);
     return true;
   }
@@ -289,7 +299,11 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     localReply(500, "route has no action\n", nullptr, false);
     return true;
   }
-  cluster_ = &ctx_.cluster(*lv.route_upstream[*index]);
+  cluster_ = ctx_.cluster(*snapshot_, *lv.route_upstream[*index]);
+  if (!cluster_) {
+    localReply(503, "upstream removed\n", nullptr, false);
+    return true;
+  }
   startProxy(h, target, host);
   return true;
 }
@@ -330,6 +344,10 @@ void DownstreamSession::onRequestDone() {
 void DownstreamSession::onRequestError() {
   const int status = request_parser_.errorStatus();
   const std::string& reason = request_parser_.errorReason();
+  countFailure(status == 413   ? FailureReason::BodyTooLarge
+               : status == 414 ? FailureReason::UriTooLong
+               : status == 431 ? FailureReason::HeaderTooLarge
+                               : FailureReason::BadRequest);
   log::warn("client ", client_ip_, ": ", status, ": ", reason);
   if (phase_ == Phase::Exchange && response_started_) {
     closeNow();  // the response is under way: it cannot be replaced by an error
@@ -339,7 +357,7 @@ void DownstreamSession::onRequestError() {
   if (phase_ != Phase::Exchange) {
     resetExchange();
     phase_ = Phase::Exchange;
-    start_ms_ = ctx_.loop().now();
+    start_ns_ = uv_hrtime();
     head_seen_ = true;
   }
   std::string body(http::reasonPhrase(status));
@@ -365,6 +383,7 @@ void DownstreamSession::onClientEnd(int status) {
   if (phase_ == Phase::Exchange && !response_done_) {
     log::info("client ", client_ip_, " closed the connection before the response was complete");
     if (!response_started_) status_ = 499;
+    countFailure(FailureReason::ClientClosed);
   }
   closeNow();
 }
@@ -376,10 +395,11 @@ void DownstreamSession::onHeaderTimeout() {
     return;
   }
   log::info("client ", client_ip_, ": 408: request head not received in time");
+  countFailure(FailureReason::ClientTimeout);
   resetExchange();
   phase_ = Phase::Exchange;
   head_seen_ = true;
-  start_ms_ = ctx_.loop().now();
+  start_ns_ = uv_hrtime();
   localReply(408, "request timeout\n", nullptr, true);
   endExchange();
   flushClient();
@@ -388,6 +408,7 @@ void DownstreamSession::onHeaderTimeout() {
 void DownstreamSession::onBodyTimeout() {
   if (phase_ != Phase::Exchange || request_done_) return;
   log::info("client ", client_ip_, ": 408: request body not received in time");
+  countFailure(FailureReason::ClientTimeout);
   if (response_started_) {
     closeNow();
     return;
@@ -418,17 +439,21 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
 }
 
 void DownstreamSession::connectAttempt(bool reuse) {
-  auto pick = cluster_->pick(tried_);
-  if (!pick) {
-    failUpstream(tried_.empty() ? 503 : 502, tried_.empty() ? "no upstream server available"
-                                                             : "no upstream server left to try");
+  endpoint_ = cluster_->pick(tried_);
+  if (!endpoint_) {
+    const bool none = tried_.empty();
+    countFailure(FailureReason::NoServer);
+    failUpstream(none ? 503 : 502,
+                 none ? "no upstream server available" : "no upstream server left to try");
     return;
   }
-  tried_.set(*pick);
-  const upstream::Endpoint& ep = cluster_->endpoint(*pick);
+  tried_.set(endpoint_->index);
+  cluster_->onStart(*endpoint_);
+  attempt_start_ns_ = uv_hrtime();
+  const upstream::Endpoint& ep = endpoint_->ep;
   if (!upstream_addr_.empty()) upstream_addr_ += ", ";
   upstream_addr_ += ep.name;
-  if (auto idle = reuse ? cluster_->takeIdle(*pick) : nullptr) {
+  if (auto idle = reuse ? cluster_->takeIdle(*endpoint_) : nullptr) {
     upstream_ = std::move(idle);
     upstream_reused_ = true;
     upstream_->stream.setHandler(this);
@@ -436,7 +461,7 @@ void DownstreamSession::connectAttempt(bool reuse) {
     onUpstreamReady();
     return;
   }
-  upstream_ = std::make_unique<upstream::UpstreamConnection>(ctx_.loop(), *pick,
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(ctx_.loop(), endpoint_,
                                                              cluster_->parseLimits());
   upstream_->stream.setHandler(this);
   upstream_->parser.setSink(this);
@@ -454,10 +479,11 @@ void DownstreamSession::onUpstreamConnected(int status) {
   if (!upstream_ || phase_ != Phase::Exchange) return;
   upstream_connecting_ = false;
   if (status != 0) {
-    const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
-    log::warn("upstream ", cluster_->config().name, " server ", ep.name,
+    log::warn("upstream ", cluster_->config().name, " server ", endpoint_->ep.name,
               ": connect failed: ", uv_strerror(status));
-    ctx_.stats().add(ctx_.stats().upstream_connect_failures);
+    ++endpoint_->connect_failures;
+    countFailure(FailureReason::ConnectFailure);
+    finishAttempt(false);
     retireUpstream();
     connectAttempt();  // nothing was sent: another server may take it
     return;
@@ -475,21 +501,25 @@ void DownstreamSession::onUpstreamReady() {
 
 void DownstreamSession::onUpstreamTimeout() {
   if (!upstream_) return;
-  const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
+  const upstream::Endpoint& ep = endpoint_->ep;
   if (phase_ == Phase::Tunnel) {
     closeNow();
     return;
   }
   if (upstream_connecting_) {
     log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": connect timed out");
-    ctx_.stats().add(ctx_.stats().upstream_connect_failures);
+    ++endpoint_->connect_failures;
+    countFailure(FailureReason::ConnectFailure);
+    finishAttempt(false);
     retireUpstream();
     connectAttempt();
   } else if (!response_started_) {
+    countFailure(FailureReason::UpstreamTimeout);
     failUpstream(504, "upstream server " + ep.name + " timed out");
   } else {
     log::warn("upstream ", cluster_->config().name, " server ", ep.name,
               ": timed out in the middle of the response");
+    countFailure(FailureReason::UpstreamTimeout);
     closeNow();
   }
   flushUpstream();
@@ -512,8 +542,8 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
     auto out = parser.execute(data, len);
     if (out.status == http::HttpParser::Status::NeedMore) return;
     if (out.status == http::HttpParser::Status::Error) {
-      const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
-      failUpstream(502, "invalid response from upstream server " + ep.name + ": " +
+      countFailure(FailureReason::BadResponse);
+      failUpstream(502, "invalid response from upstream server " + endpoint_->ep.name + ": " +
                             parser.errorReason());
       return;
     }
@@ -556,7 +586,7 @@ void DownstreamSession::onUpstreamEnd(int status) {
       return;
     }
   }
-  const upstream::Endpoint& ep = cluster_->endpoint(upstream_->endpoint);
+  const upstream::Endpoint& ep = endpoint_->ep;
   const char* why = status == UV_EOF ? "closed the connection" : uv_strerror(status);
   if (upstream_bytes_in_ == 0 && upstream_reused_ && !retried_stale_ && replayable_ &&
       idempotent_) {
@@ -564,13 +594,15 @@ void DownstreamSession::onUpstreamEnd(int status) {
     log::info("upstream ", cluster_->config().name, " server ", ep.name,
               ": idle connection ", why, "; retrying on a new connection");
     retried_stale_ = true;
-    size_t endpoint = upstream_->endpoint;
+    const size_t index = endpoint_->index;
+    finishAttempt(false);
     retireUpstream();
-    tried_.reset(endpoint);
+    tried_.reset(index);
     upstream_out_ = request_head_ + replay_body_;
     connectAttempt(/*reuse=*/false);
     return;
   }
+  countFailure(FailureReason::UpstreamReset);
   if (!response_started_) {
     failUpstream(502, "upstream server " + ep.name + " " + why + " before a complete response");
   } else {
@@ -623,6 +655,7 @@ void DownstreamSession::onResponseBody(const char* data, size_t len) {
 
 void DownstreamSession::finishResponse(bool reusable) {
   upstream_timer_.stop();
+  finishAttempt(true);
   if (upstream_) {
     if (reusable && request_done_ && upstream_out_.empty() &&
         upstream_->stream.queuedBytes() == 0) {
@@ -642,6 +675,7 @@ void DownstreamSession::finishResponse(bool reusable) {
 }
 
 void DownstreamSession::failUpstream(int status, const std::string& reason) {
+  finishAttempt(false);
   log::warn("upstream ", cluster_ ? cluster_->config().name : std::string("-"), ": ", status,
             ": ", reason);
   retireUpstream();
@@ -744,7 +778,9 @@ void DownstreamSession::armIdleTimer() {
 
 void DownstreamSession::resetExchange() {
   snapshot_.reset();
-  cluster_ = nullptr;
+  cluster_.reset();
+  endpoint_.reset();
+  route_index_.reset();
   upstream_reused_ = false;
   upstream_eof_ = false;
   retried_stale_ = false;
@@ -792,9 +828,34 @@ void DownstreamSession::logExchange() {
   r.user_agent = header("user-agent");
   r.upstream_addr = upstream_addr_;
   r.upstream_status = upstream_status_;
-  r.request_time_s = static_cast<double>(ctx_.loop().now() - start_ms_) / 1000.0;
+  const uint64_t elapsed_us = (uv_hrtime() - start_ns_) / 1000;
+  r.request_time_s = static_cast<double>(elapsed_us) / 1e6;
   r.request_id = request_id_;
   ctx_.accessLog().append(r);
+
+  WorkerTotals& totals = ctx_.totals();
+  ++totals.traffic.requests;
+  totals.traffic.response(status_);
+  totals.latency.observe(elapsed_us);
+  if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) {
+    ++ls->traffic.requests;
+    ls->traffic.response(status_);
+    if (route_index_ && snapshot_ == ctx_.snapshot() && *route_index_ < ls->routes.size()) {
+      TrafficCounters& route = ls->routes[*route_index_];
+      ++route.requests;
+      route.response(status_);
+    }
+  }
+}
+
+void DownstreamSession::countFailure(FailureReason reason) { ctx_.totals().fail(reason); }
+
+void DownstreamSession::finishAttempt(bool ok) {
+  if (!endpoint_ || !cluster_) return;
+  const auto latency = std::chrono::microseconds((uv_hrtime() - attempt_start_ns_) / 1000);
+  cluster_->onFinish(*endpoint_, latency, ok);
+  if (ok) endpoint_->traffic.response(upstream_status_);
+  endpoint_.reset();
 }
 
 void DownstreamSession::flushClient() {
@@ -804,6 +865,7 @@ void DownstreamSession::flushClient() {
     closeNow();
     return;
   }
+  ctx_.totals().traffic.bytes_out += client_out_.size();
   client_out_.clear();
   if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "balance/balancer.h"
@@ -18,6 +19,7 @@ namespace weir::proxy {
 
 class DownstreamSession final : private net::TcpStream::Handler, private http::HttpParser::Sink {
  public:
+  /// `listener_index` is the listener's position in `ctx.snapshot()` when accepted.
   DownstreamSession(WorkerContext& ctx, size_t listener_index);
   ~DownstreamSession() override;
 
@@ -72,6 +74,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
 
   // Both.
   void localReply(int status, std::string_view body, const config::Respond* respond, bool close);
+  void countFailure(FailureReason reason);
+  void finishAttempt(bool ok);
   void endExchange();
   void resetExchange();
   void logExchange();
@@ -85,7 +89,9 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   bool upstreamOpen() const { return upstream_ && !upstream_connecting_; }
 
   WorkerContext& ctx_;
-  const size_t listener_index_;
+  const std::shared_ptr<const Snapshot> origin_;  // the config the connection arrived under
+  const size_t origin_listener_;
+  const std::string& listener_name_;
   net::TcpStream client_;
   http::HttpParser request_parser_;
   net::Timer client_timer_;
@@ -105,7 +111,10 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
 
   // The exchange in flight.
   std::shared_ptr<const Snapshot> snapshot_;  // keeps routes and clusters' config alive
-  upstream::Cluster* cluster_ = nullptr;
+  std::shared_ptr<upstream::Cluster> cluster_;
+  std::shared_ptr<upstream::EndpointState> endpoint_;  // the server of the current attempt
+  std::optional<size_t> route_index_;
+  uint64_t attempt_start_ns_ = 0;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
   bool upstream_connecting_ = false;
   bool upstream_reused_ = false;
@@ -134,7 +143,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   uint64_t upstream_bytes_in_ = 0;
   uint64_t request_body_bytes_ = 0;
   uint64_t response_body_bytes_ = 0;
-  uint64_t start_ms_ = 0;
+  uint64_t start_ns_ = 0;
   std::string upstream_addr_;
   std::string request_id_;
 };

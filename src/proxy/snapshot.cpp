@@ -8,7 +8,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
   snap->config = cfg;
   snap->generation = generation;
   for (const auto& u : cfg->upstreams) {
-    UpstreamView view{&u, {}};
+    UpstreamView view;
+    view.config = &u;
     for (const auto& s : u.servers) {
       auto addr = net::SocketAddress::resolve(s.address.host, s.address.port);
       if (!addr) {
@@ -16,7 +17,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
         e.detail = "upstream " + u.name + ": " + e.detail;
         return e;
       }
-      view.endpoints.push_back(upstream::Endpoint{*addr, s.address.text, s.weight});
+      upstream::Endpoint ep;
+      ep.address = *addr;
+      ep.name = s.address.text;
+      ep.weight = s.weight;
+      view.endpoints.push_back(std::move(ep));
     }
     snap->upstreams.push_back(std::move(view));
   }
@@ -33,6 +38,22 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
     snap->listeners.push_back(std::move(view));
   }
   return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace weir::proxy
+
+namespace weir::proxy {
+
+std::optional<size_t> Snapshot::findListener(std::string_view name) const {
+  for (size_t i = 0; i < listeners.size(); ++i)
+    if (listeners[i].config->name == name) return i;
+  return std::nullopt;
+}
+
+std::optional<size_t> Snapshot::findUpstream(std::string_view name) const {
+  for (size_t i = 0; i < upstreams.size(); ++i)
+    if (upstreams[i].config->name == name) return i;
+  return std::nullopt;
 }
 
 }  // namespace weir::proxy

@@ -21,16 +21,17 @@ struct ListenerView {
   std::vector<std::optional<size_t>> route_upstream;  // per route: index into upstreams
 };
 
-struct UpstreamView {
-  const config::Upstream* config;
-  std::vector<upstream::Endpoint> endpoints;
-};
+using upstream::UpstreamView;
 
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   uint64_t generation = 0;
   std::vector<ListenerView> listeners;
   std::vector<UpstreamView> upstreams;
+
+  /// Index of the listener named `name`, or nullopt.
+  std::optional<size_t> findListener(std::string_view name) const;
+  std::optional<size_t> findUpstream(std::string_view name) const;
 
   /// Compiles routes and resolves every server address (blocking DNS: control thread only).
   static Result<std::shared_ptr<const Snapshot>> build(std::shared_ptr<const config::Config> cfg,

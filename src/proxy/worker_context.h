@@ -7,6 +7,10 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
+
+#include "core/histogram.h"
+#include "core/traffic.h"
 
 #include "net/event_loop.h"
 #include "proxy/access_log.h"
@@ -17,13 +21,24 @@ namespace weir::proxy {
 
 class DownstreamSession;
 
-/// Per-worker counters: one writer (the worker), relaxed atomics for readers elsewhere.
-struct WorkerStats {
-  std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_rejected{0};
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> upstream_connect_failures{0};
-  void add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+/// A worker's totals. Plain counters: only the worker writes them; copies go to the control
+/// thread through its mailbox.
+struct WorkerTotals {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_rejected = 0;  // over limits.max_connections
+  uint64_t connections_open = 0;
+  TrafficCounters traffic;
+  FailureCounters failures{};
+  LatencyHistogram latency;  // request head to response end
+  void fail(FailureReason r) { ++failures[static_cast<size_t>(r)]; }
+};
+
+/// Per listener (by name) and per route (by index in the current snapshot's listener).
+struct ListenerStats {
+  std::string name;
+  uint64_t connections = 0;
+  TrafficCounters traffic;
+  std::vector<TrafficCounters> routes;
 };
 
 /// Random 128-bit request ids as 32 hex characters (xoshiro-style generator, per worker).
@@ -41,10 +56,14 @@ class WorkerContext {
   virtual ~WorkerContext() = default;
   virtual net::EventLoop& loop() = 0;
   virtual const std::shared_ptr<const Snapshot>& snapshot() const = 0;
-  /// This worker's runtime of snapshot()->upstreams[index].
-  virtual upstream::Cluster& cluster(size_t index) = 0;
+  /// This worker's runtime of `snap.upstreams[index]` (found by name when `snap` is not the
+  /// current snapshot); null when the upstream no longer exists.
+  virtual std::shared_ptr<upstream::Cluster> cluster(const Snapshot& snap, size_t index) = 0;
   virtual AccessLog& accessLog() = 0;
-  virtual WorkerStats& stats() = 0;
+  virtual WorkerTotals& totals() = 0;
+  /// Counters of the listener named `name`; null when it is not in the current snapshot.
+  /// Do not keep the pointer across events: a reload replaces the table.
+  virtual ListenerStats* listenerStats(std::string_view name) = 0;
   virtual RequestIdGenerator& requestIds() = 0;
   /// True once shutdown began: finish the exchange in flight, then close.
   virtual bool draining() const = 0;

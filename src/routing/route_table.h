@@ -1,46 +1,112 @@
-// RouteTable: a listener's routes compiled for matching a request's Host and path.
-// Pure (no <uv.h>); immutable once built, so it can be shared read-only across workers.
-// Built from a config snapshot's listener; the caller maps the returned index back to its Route.
+// RouteTable: a listener's routes compiled for matching requests: regexes compiled once (RE2)
+// and an index by host and path so that a match looks at few routes however many there are.
+// Pure (no <uv.h>); immutable once built, so it is shared read-only across workers (RE2
+// matching is thread-safe). Built from a config snapshot's listener; the caller maps the
+// returned index back to its config::Route.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
+#include "routing/request_view.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace weir::routing {
 
 class RouteTable {
  public:
-  /// Compiles `routes` (first match wins). Config hosts are lower-cased again; the brackets of
-  /// an IPv6 literal ("[::1]") and one trailing dot are dropped.
-  explicit RouteTable(const std::vector<config::Route>& routes);
+  /// Compiles `routes` (first match wins). `config_path` names the list in explain() output,
+  /// e.g. "listeners[0].routes". Config hosts are lower-cased again; the brackets of an IPv6
+  /// literal ("[::1]") and one trailing dot are dropped. Regexes are checked by the loader; one
+  /// that does not compile here never matches.
+  explicit RouteTable(const std::vector<config::Route>& routes, std::string config_path = {});
+  RouteTable(RouteTable&&) noexcept;
+  RouteTable& operator=(RouteTable&&) noexcept;
+  ~RouteTable();
 
-  /// Index into the compiled routes of the first one whose every condition holds; nullopt if none.
-  /// `host_header` is the Host header as received: compared case-insensitively, with any port
-  /// (and the brackets of an IPv6 literal, and one trailing dot) ignored. `path` is the request
-  /// target's path without the query string, compared byte for byte. Allocates nothing.
-  ///   host "example.com"   : that host only
+  /// Index of the first route in config order whose every condition holds; nullopt if none.
+  /// Allocates nothing. Conditions:
+  ///   host "example.com"   : that host only (case-insensitive; port, IPv6 brackets and one
+  ///                          trailing dot of req.host ignored)
   ///   host "*.example.com" : any subdomain at any depth, not "example.com" itself
+  ///   host_regex           : RE2 full match of that host, case-insensitive
   ///   path "/x"            : exactly "/x"
   ///   path_prefix "/x"     : any path starting with "/x" (plain string prefix)
+  ///   path_regex           : RE2 partial match of the path (anchor with ^ and $ for a full one)
+  ///   methods              : req.method is one of them, exactly (GET does not imply HEAD)
+  ///   headers              : each holds for the first field of that name (see HeaderMatch)
+  ///   query                : the first parameter of each name has exactly that value
+  std::optional<size_t> match(const RequestView& req) const;
+
+  /// Same, for a request known only by Host header and path (no method, headers or query: a
+  /// route with methods, a header other than {present: false}, or query never matches).
   std::optional<size_t> match(std::string_view host_header, std::string_view path) const;
 
-  size_t size() const { return routes_.size(); }
+  /// The path to send upstream for route `route` (strip_prefix, add_prefix, rewrite; see
+  /// routing::rewritePath). `path` is the request's path without the query.
+  std::string rewritePath(size_t route, std::string_view path) const;
+
+  /// Why `req` gets the route it gets: one line per route up to the match, e.g.
+  ///   route 1 (listeners[0].routes[1]): no: path_prefix /v1/ does not match /users
+  ///   route 2 (listeners[0].routes[2]): MATCH -> upstream web
+  /// ending "no route matches" when none does. For people, not for parsing; slow.
+  std::string explain(const RequestView& req) const;
+
+  size_t size() const;
 
  private:
-  enum class HostRule : unsigned char { Any, Exact, Suffix };
-  struct Compiled {
-    HostRule host_rule = HostRule::Any;
-    std::string host;  // lower-case; for Suffix the part after '*', e.g. ".example.com"
-    std::optional<std::string> path;
-    std::optional<std::string> path_prefix;
+  struct Compiled;
+  struct Prepared;
+  struct Verdict;
+  struct PathIndex;
+  struct Span {
+    uint32_t begin = 0;
+    uint32_t size = 0;
   };
+  // Transparent hashes for lookups by string_view; host keys ignore ASCII case.
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const;
+  };
+  struct HostHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const;
+  };
+  struct HostEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
+  };
+  using PathMap = std::unordered_map<std::string, Span, PathHash, std::equal_to<>>;
+  using HostMap = std::unordered_map<std::string, uint32_t, HostHash, HostEqual>;
 
-  std::vector<Compiled> routes_;
+  Verdict check(const Compiled& r, const Prepared& req) const;
+  void scan(Span span, const Prepared& req, uint32_t& best) const;
+  void scanPaths(const PathIndex& index, const Prepared& req, uint32_t& best) const;
+  std::string describe(size_t route, const Verdict& v, const Prepared& req) const;
+  std::string label(size_t route) const;
+
+  std::vector<Compiled> routes_;       // in config order; hot fields only
+  std::vector<config::Route> config_;  // as given; for explain() and rewritePath()
+  std::string config_path_;
+
+  // Index. A route sits in exactly one host bucket (its exact host, its wildcard suffix, or
+  // "any" when it has no host condition) and, inside it, under its exact path, its path
+  // prefix, or "any". Candidate lists hold route indices in ascending (config) order.
+  std::vector<uint32_t> ids_;  // every Span points into this
+  std::vector<PathIndex> paths_;
+  HostMap exact_hosts_;   // "api.example.com" -> paths_ index
+  HostMap suffix_hosts_;  // ".example.com" (from "*.example.com") -> paths_ index
+  std::optional<uint32_t> any_host_;
 };
 
 }  // namespace weir::routing

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -10,6 +11,21 @@
 #include "net/uv_handle.h"
 
 namespace weir::server {
+namespace {
+
+uint64_t unixMs() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+void closeAll(std::vector<ListenFds>& fds) {
+  for (auto& per_worker : fds)
+    for (auto& [name, fd] : per_worker) ::close(fd);
+  fds.clear();
+}
+
+}  // namespace
 
 Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
 
@@ -19,14 +35,21 @@ Server::~Server() {
   for (auto& w : workers_) w->join();
 }
 
-bool Server::openListeners(const proxy::Snapshot& snapshot, size_t workers,
-                           std::vector<std::vector<int>>& fds) {
-  fds.assign(workers, {});
+// Opens the sockets of every listener that `previous` does not already serve at the same
+// address: one SO_REUSEPORT copy per worker. On failure nothing stays open.
+bool Server::openListeners(const proxy::Snapshot& snapshot, const proxy::Snapshot* previous,
+                           std::vector<ListenFds>& fds) {
+  fds.assign(workers_.empty() ? fds.size() : workers_.size(), {});
   for (const auto& lv : snapshot.listeners) {
     const config::HostPort& hp = lv.config->listen;
+    if (previous) {
+      auto old = previous->findListener(lv.config->name);
+      if (old && previous->listeners[*old].config->listen.text == hp.text) continue;
+    }
     auto address = net::SocketAddress::parseNumeric(hp.host, hp.port);
     if (!address) {
       log::error("listener ", lv.config->name, ": ", address.error().detail);
+      closeAll(fds);
       return false;
     }
     net::SocketAddress bound = *address;
@@ -36,14 +59,16 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, size_t workers,
       auto probe = net::openListenSocket(bound, 1, /*reuse_port=*/false);
       if (!probe) {
         log::error("listener ", lv.config->name, ": ", probe.error().detail);
+        closeAll(fds);
         return false;
       }
       ::close(*probe);
     }
-    for (size_t w = 0; w < workers; ++w) {
+    for (size_t w = 0; w < fds.size(); ++w) {
       auto fd = net::openListenSocket(bound, 511);
       if (!fd) {
         log::error("listener ", lv.config->name, ": ", fd.error().detail);
+        closeAll(fds);
         return false;
       }
       if (w == 0) {  // port 0: every copy must share the port the first one got
@@ -51,7 +76,7 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, size_t workers,
         if (local) bound = *local;
         log::notice("listener ", lv.config->name, " on ", bound.str());
       }
-      fds[w].push_back(*fd);
+      fds[w][lv.config->name] = *fd;
     }
   }
   return true;
@@ -59,11 +84,13 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, size_t workers,
 
 int Server::run() {
   std::signal(SIGPIPE, SIG_IGN);
+  started_at_ms_ = unixMs();
   auto snapshot = proxy::Snapshot::build(config_, 1);
   if (!snapshot) {
     log::error(snapshot.error().detail);
     return 1;
   }
+  snapshot_ = *snapshot;
   try {
     access_log_ = std::make_unique<proxy::AccessLogFile>(config_->access_log);
   } catch (const std::exception& e) {
@@ -72,14 +99,10 @@ int Server::run() {
   }
   size_t workers = config_->workers > 0 ? static_cast<size_t>(config_->workers)
                                         : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::vector<int>> fds;
-  if (!openListeners(**snapshot, workers, fds)) {
-    for (auto& list : fds)
-      for (int fd : list) ::close(fd);
-    return 1;
-  }
+  std::vector<ListenFds> fds(workers);
+  if (!openListeners(*snapshot_, nullptr, fds)) return 1;
   for (size_t i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), *snapshot, fds[i],
+    workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), snapshot_, fds[i],
                                                 access_log_.get(), &open_connections_));
     workers_.back()->start();
   }
@@ -95,6 +118,8 @@ int Server::run() {
         signum);
     signals_.push_back(h);
   }
+  last_reload_ = ReloadResult{true, snapshot_->generation, {}, started_at_ms_};
+  ready_ = true;
   log::notice("weir started: ", workers, " workers, config ", config_->file);
   loop_.run();
   if (joiner_.joinable()) joiner_.join();
@@ -103,32 +128,97 @@ int Server::run() {
   return 0;
 }
 
+ReloadResult Server::reload() {
+  ReloadResult result;
+  result.at_unix_ms = unixMs();
+  result.generation = generation();
+  auto fail = [&](std::vector<std::string> errors) {
+    for (const auto& e : errors) log::error("reload: ", e);
+    log::error("reload failed; still serving generation ", generation());
+    ++reload_failures_;
+    result.errors = std::move(errors);
+    last_reload_ = result;
+    return result;
+  };
+  if (stopping_) return fail({"shutting down"});
+  auto loaded = config::loadFile(config_->file);
+  if (!loaded.ok()) {
+    std::vector<std::string> errors;
+    for (const auto& e : loaded.errors) errors.push_back(e.str());
+    return fail(std::move(errors));
+  }
+  auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  auto snapshot = proxy::Snapshot::build(config, generation() + 1);
+  if (!snapshot) return fail({config->file + ": " + snapshot.error().detail});
+  std::vector<ListenFds> fds(workers_.size());
+  if (!openListeners(**snapshot, snapshot_.get(), fds))
+    return fail({config->file + ": cannot open the new listeners (see the log)"});
+  config_ = config;
+  snapshot_ = *snapshot;
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->adopt(snapshot_, std::move(fds[i]));
+  result.ok = true;
+  result.generation = snapshot_->generation;
+  last_reload_ = result;
+  log::notice("reloaded ", config_->file, ": generation ", result.generation);
+  return result;
+}
+
+void Server::collectStats(std::function<void(StatsReport)> done) {
+  struct Gather {
+    size_t waiting;
+    StatsReport merged;
+    std::function<void(StatsReport)> done;
+  };
+  auto gather = std::make_shared<Gather>(Gather{workers_.size(), {}, std::move(done)});
+  if (workers_.empty()) {
+    gather->done(StatsReport{});
+    return;
+  }
+  for (auto& w : workers_) {
+    w->post([this, gather](Worker& worker) {
+      StatsReport r = worker.report();
+      loop_.post([gather, r = std::move(r)] {
+        gather->merged.merge(r);
+        if (--gather->waiting == 0) gather->done(std::move(gather->merged));
+      });
+    });
+  }
+}
+
+void Server::forEachWorker(const std::function<void(Worker&)>& fn) {
+  for (auto& w : workers_) w->post(fn);
+}
+
+void Server::beginShutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  log::notice("shutting down (grace ", config_->timeouts.shutdown_grace.count(), "ms)");
+  for (auto& w : workers_) w->shutdown(config_->timeouts.shutdown_grace);
+  // Signals stay handled (a second SIGTERM changes nothing) until every worker is done.
+  joiner_ = std::thread([this] {
+    for (auto& w : workers_) w->join();
+    loop_.post([this] {
+      for (auto& s : signals_) net::closeHandle(s);
+      signals_.clear();
+      loop_.closeInternalHandles();
+    });
+  });
+}
+
 void Server::onSignal(int signum) {
   switch (signum) {
     case SIGTERM:
-    case SIGINT: {
-      if (stopping_) return;
-      stopping_ = true;
-      log::notice("signal ", signum, ": shutting down (grace ",
-                  config_->timeouts.shutdown_grace.count(), "ms)");
-      for (auto& w : workers_) w->shutdown(config_->timeouts.shutdown_grace);
-      // Signals stay handled (a second SIGTERM changes nothing) until every worker is done.
-      joiner_ = std::thread([this] {
-        for (auto& w : workers_) w->join();
-        loop_.post([this] {
-          for (auto& s : signals_) net::closeHandle(s);
-          signals_.clear();
-          loop_.closeInternalHandles();
-        });
-      });
+    case SIGINT:
+      log::notice("signal ", signum, " received");
+      beginShutdown();
       break;
-    }
     case SIGUSR1:
       if (access_log_ && !access_log_->reopen()) log::error("cannot reopen the access log");
       log::notice("signal ", signum, ": log files reopened");
       break;
     case SIGHUP:
-      log::warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+      log::notice("SIGHUP: reloading ", config_->file);
+      reload();
       break;
     default:
       break;

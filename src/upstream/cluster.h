@@ -1,7 +1,10 @@
 // Cluster: one worker's runtime for one upstream: its endpoints, balancer and per-endpoint pools
-// of idle keep-alive connections. Created and used on one worker thread only; no locks.
+// of idle keep-alive connections. Created and used on one worker thread only; no locks. A reload
+// reconciles it in place (reconcile()), so unchanged servers keep their pools, counters and
+// runtime state.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,37 +12,49 @@
 
 #include "balance/balancer.h"
 #include "config/config.h"
-#include "net/socket_address.h"
 #include "net/timer.h"
-#include "upstream/upstream_connection.h"
+#include "upstream/endpoint_state.h"
 
 namespace weir::upstream {
 
-struct Endpoint {
-  net::SocketAddress address;
-  std::string name;  // as configured, e.g. "127.0.0.1:9001"
-  int weight = 1;
+/// The resolved form of one configured upstream (part of an immutable Snapshot).
+struct UpstreamView {
+  const config::Upstream* config = nullptr;
+  std::vector<Endpoint> endpoints;
 };
 
 class Cluster : private net::TcpStream::Handler {
  public:
-  Cluster(net::EventLoop& loop, const config::Upstream& config, std::vector<Endpoint> endpoints,
+  /// `keep` holds whatever owns `view` (the snapshot) alive as long as the cluster uses it.
+  Cluster(net::EventLoop& loop, std::shared_ptr<const void> keep, const UpstreamView& view,
           uint64_t seed);
   ~Cluster() override;
 
-  const config::Upstream& config() const { return config_; }
-  const Endpoint& endpoint(size_t i) const { return endpoints_[i]; }
-  size_t size() const { return endpoints_.size(); }
+  /// Adopts a new config of the same upstream: servers with the same name keep their state.
+  void reconcile(std::shared_ptr<const void> keep, const UpstreamView& view);
 
-  /// Picks an endpoint not in `tried`; nullopt when every endpoint was tried.
-  std::optional<size_t> pick(const balance::EndpointSet& tried);
+  const config::Upstream& config() const { return *config_; }
+  const std::vector<std::shared_ptr<EndpointState>>& endpoints() const { return endpoints_; }
+  EndpointState* find(std::string_view name);
 
-  /// An idle connection to endpoint `i`, or nullptr. The caller becomes its handler.
-  std::unique_ptr<UpstreamConnection> takeIdle(size_t i);
-  /// Keeps `conn` for reuse when the pool has room, else closes it.
+  /// Picks an available endpoint not in `tried`; nullptr when there is none.
+  std::shared_ptr<EndpointState> pick(const balance::EndpointSet& tried);
+
+  /// An idle connection to `ep`, or nullptr. The caller becomes its handler.
+  std::unique_ptr<UpstreamConnection> takeIdle(EndpointState& ep);
+  /// Keeps `conn` for reuse when its endpoint is still in use and the pool has room, else
+  /// closes it.
   void release(std::unique_ptr<UpstreamConnection> conn);
-  /// Closes every idle connection (shutdown).
+  /// Closes every idle connection (shutdown, reload).
   void closeIdle();
+
+  /// Exchange accounting, for least-loaded policies and the stats.
+  void onStart(EndpointState& ep);
+  void onFinish(EndpointState& ep, std::chrono::microseconds latency, bool ok);
+
+  /// Runtime changes from the admin API. `weight` 0 restores the configured weight.
+  void setAdminState(EndpointState& ep, AdminState state);
+  void setWeight(EndpointState& ep, int weight);
 
   http::ParseLimits parseLimits() const { return limits_; }
 
@@ -49,12 +64,16 @@ class Cluster : private net::TcpStream::Handler {
   void onWritten(net::TcpStream&, int) override {}
   void drop(net::TcpStream& stream);
   void sweep();
+  void rebuildBalancer();
+  void closeIdle(EndpointState& ep);
 
   net::EventLoop& loop_;
-  const config::Upstream& config_;
-  std::vector<Endpoint> endpoints_;
+  std::shared_ptr<const void> keep_;
+  const config::Upstream* config_;
+  std::vector<std::shared_ptr<EndpointState>> endpoints_;
   std::unique_ptr<balance::Balancer> balancer_;
-  std::vector<std::vector<std::unique_ptr<UpstreamConnection>>> idle_;  // per endpoint, LIFO
+  balance::EndpointSet excluded_;  // scratch for pick(): tried + unavailable
+  uint64_t seed_;
   net::Timer sweep_timer_;
   http::ParseLimits limits_;
 };

@@ -3,20 +3,24 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "http/parser.h"
 #include "net/tcp_stream.h"
 
 namespace weir::upstream {
 
+struct EndpointState;
+
 struct UpstreamConnection {
-  UpstreamConnection(net::EventLoop& loop, size_t endpoint_index, http::ParseLimits limits)
+  UpstreamConnection(net::EventLoop& loop, std::shared_ptr<EndpointState> to,
+                     http::ParseLimits limits)
       : stream(loop), parser(http::HttpParser::Mode::Response, nullptr, limits),
-        endpoint(endpoint_index) {}
+        endpoint(std::move(to)) {}
 
   net::TcpStream stream;
   http::HttpParser parser;
-  size_t endpoint;
+  std::shared_ptr<EndpointState> endpoint;
   uint64_t idle_since_ms = 0;
   uint32_t requests = 0;  // requests sent on this connection so far
 };
