@@ -172,6 +172,14 @@ struct AccessLog {
   LogFormat format = LogFormat::Combined;
 };
 
+/// The admin HTTP endpoint (served on the control thread). Absent: no admin endpoint.
+struct Admin {
+  HostPort listen;          // loopback by default; a non-loopback address needs a token
+  std::string token_file;   // file holding the Bearer token; empty: no token
+  std::string token;        // read from token_file at load time (never printed)
+  Position pos;
+};
+
 struct Config {
   std::string file;  // where it was loaded from
   int workers = 0;   // 0 = auto (number of cores)
@@ -180,6 +188,7 @@ struct Config {
   Limits limits;
   Timeouts timeouts;
   AccessLog access_log;
+  std::optional<Admin> admin;
 
   const Upstream* findUpstream(const std::string& name) const {
     for (const auto& u : upstreams)

@@ -120,6 +120,9 @@ int Server::run() {
   }
   last_reload_ = ReloadResult{true, snapshot_->generation, {}, started_at_ms_};
   ready_ = true;
+  if (on_start_) on_start_(*this);
+  notifier_ = std::make_unique<SystemdNotifier>(*this);
+  notifier_->ready();
   log::notice("weir started: ", workers, " workers, config ", config_->file);
   loop_.run();
   if (joiner_.joinable()) joiner_.join();
@@ -138,9 +141,11 @@ ReloadResult Server::reload() {
     ++reload_failures_;
     result.errors = std::move(errors);
     last_reload_ = result;
+    if (notifier_) notifier_->reloaded(false);
     return result;
   };
   if (stopping_) return fail({"shutting down"});
+  if (notifier_) notifier_->reloading();
   auto loaded = config::loadFile(config_->file);
   if (!loaded.ok()) {
     std::vector<std::string> errors;
@@ -159,6 +164,7 @@ ReloadResult Server::reload() {
   result.ok = true;
   result.generation = snapshot_->generation;
   last_reload_ = result;
+  if (notifier_) notifier_->reloaded(true);
   log::notice("reloaded ", config_->file, ": generation ", result.generation);
   return result;
 }
@@ -192,12 +198,15 @@ void Server::forEachWorker(const std::function<void(Worker&)>& fn) {
 void Server::beginShutdown() {
   if (stopping_) return;
   stopping_ = true;
+  if (notifier_) notifier_->stopping();
   log::notice("shutting down (grace ", config_->timeouts.shutdown_grace.count(), "ms)");
   for (auto& w : workers_) w->shutdown(config_->timeouts.shutdown_grace);
   // Signals stay handled (a second SIGTERM changes nothing) until every worker is done.
   joiner_ = std::thread([this] {
     for (auto& w : workers_) w->join();
     loop_.post([this] {
+      if (on_stop_) on_stop_();
+      if (notifier_) notifier_->close();
       for (auto& s : signals_) net::closeHandle(s);
       signals_.clear();
       loop_.closeInternalHandles();

@@ -16,6 +16,7 @@
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
 #include "server/stats_report.h"
+#include "server/systemd_notifier.h"
 #include "server/worker.h"
 
 namespace weir::server {
@@ -43,6 +44,15 @@ class Server {
   /// Runs `fn` on every worker's thread.
   void forEachWorker(const std::function<void(Worker&)>& fn);
 
+  /// Hooks for what else runs on the control loop (the admin endpoint): `on_start` once the
+  /// workers run, `on_stop` when the process is about to exit (close every handle there).
+  void setHooks(std::function<void(Server&)> on_start, std::function<void()> on_stop) {
+    on_start_ = std::move(on_start);
+    on_stop_ = std::move(on_stop);
+  }
+  /// Starts the drain-and-exit sequence (as SIGTERM does).
+  void beginShutdown();
+
   net::EventLoop& loop() { return loop_; }
   std::shared_ptr<const config::Config> config() const { return config_; }
   uint64_t generation() const { return snapshot_ ? snapshot_->generation : 0; }
@@ -55,7 +65,6 @@ class Server {
   bool openListeners(const proxy::Snapshot& snapshot, const proxy::Snapshot* previous,
                      std::vector<ListenFds>& fds);
   void onSignal(int signum);
-  void beginShutdown();
 
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;
@@ -69,6 +78,9 @@ class Server {
   uint64_t started_at_ms_ = 0;
   bool ready_ = false;
   bool stopping_ = false;
+  std::unique_ptr<SystemdNotifier> notifier_;
+  std::function<void(Server&)> on_start_;
+  std::function<void()> on_stop_;
   std::thread joiner_;  // waits for the workers after a shutdown signal
 };
 
