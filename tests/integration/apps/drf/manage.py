@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Django's command-line utility for the test app (not needed by the tests; handy by hand)."""
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drfapp.settings")
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)

@@ -1,0 +1,159 @@
+"""Keep-alive on both sides, the upstream connection pool, and pipelined requests."""
+import time
+
+from harness import build_request, free_port, proxy_config, wait_until
+
+WORKERS = 2
+
+
+def test_client_connection_is_kept_alive_across_requests(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=WORKERS))
+    with w.client() as c:
+        for i in range(20):
+            r = c.get(f"/echo?i={i}")
+            assert r.status == 200 and r.json()["path"] == f"/echo?i={i}"
+            assert "close" not in r.tokens("connection")
+        assert not c.closed_by_peer(timeout=0.3)
+
+
+def test_upstream_connections_are_reused_from_the_pool(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=WORKERS))
+    for i in range(50):                    # a fresh client connection each time
+        assert w.get(f"/echo?i={i}").status == 200
+    with w.client() as c:                  # and one keep-alive client connection
+        for i in range(50):
+            assert c.get(f"/echo?k={i}").status == 200
+    s = web.stats()
+    assert s["requests"] == 100
+    assert s["connections"] <= 2 * WORKERS, s["connections"]
+
+
+def test_concurrent_clients_share_a_few_upstream_connections(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=WORKERS))
+    clients = [w.client() for _ in range(4)]
+    try:
+        for round_ in range(25):
+            for c in clients:
+                c.send(build_request("GET", f"/echo?r={round_}"))
+            for c in clients:
+                assert c.read_response().status == 200
+    finally:
+        for c in clients:
+            c.close()
+    s = web.stats()
+    assert s["requests"] == 100
+    assert s["connections"] <= 4 * WORKERS, s["connections"]
+
+
+def test_http10_client_gets_its_answer_then_the_connection_closes(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    with w.client() as c:
+        c.send(build_request("GET", "/echo", version="HTTP/1.0"))
+        r = c.read_response()
+        assert r.status == 200 and r.json()["path"] == "/echo"
+        assert c.closed_by_peer(timeout=3)
+
+
+def test_connection_close_from_client_is_honoured(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    with w.client() as c:
+        r = c.get("/echo", headers=[("Connection", "close")])
+        assert r.status == 200
+        assert c.closed_by_peer(timeout=3)
+
+
+def test_pipelined_requests_are_answered_in_order(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, routes=[
+        {"match": {"path": "/ping"}, "respond": {"status": 200, "body": "pong\n"}},
+        {"match": {"path_prefix": "/nowhere"}, "respond": {"status": 403, "body": "no\n"}},
+        {"match": {"path_prefix": "/"}, "upstream": "web"}]))
+    body = b"x" * 3000
+    reqs = [("GET", "/slow?ms=300", None), ("GET", "/ping", None), ("GET", "/echo?n=1", None),
+            ("POST", "/echo?n=2", body), ("GET", "/slow?ms=100", None),
+            ("GET", "/nowhere", None), ("HEAD", "/bytes?n=50", None),
+            ("GET", "/bytes?n=70000&chunked=1", None), ("GET", "/echo?n=3", None)]
+    with w.client() as c:
+        c.send(b"".join(build_request(m, t, body=b) for m, t, b in reqs))
+        responses = [c.read_response(m) for m, _, _ in reqs]
+    assert [r.status for r in responses] == [200, 200, 200, 200, 200, 403, 200, 200, 200]
+    assert responses[0].body == b"slow\n"
+    assert responses[1].body == b"pong\n"                 # local reply waits its turn
+    assert responses[2].json()["path"] == "/echo?n=1"
+    assert responses[3].json()["path"] == "/echo?n=2"
+    assert responses[3].json()["body_length"] == 3000
+    assert responses[4].body == b"slow\n"
+    assert responses[5].body == b"no\n"
+    assert responses[6].header("Content-Length") == "50" and responses[6].body == b""
+    assert responses[7].body_length == 70000
+    assert responses[8].json()["path"] == "/echo?n=3"
+
+
+def test_upstream_closing_after_a_response_does_not_break_the_next_request(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1))
+    with w.client() as c:
+        assert c.get("/echo?close=1").status == 200      # upstream says Connection: close
+        assert c.get("/echo").status == 200
+        assert c.get("/echo").status == 200
+    assert web.stats()["connections"] == 2
+
+
+def test_pooled_connection_closed_by_the_upstream_is_not_used_again(upstream, weir):
+    web = upstream("web", idle_timeout=0.3)            # upstream drops idle connections quickly
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1))
+    assert w.get("/echo").status == 200
+    wait_until(lambda: web.stats()["open"] == 0, 5, "the upstream to close its idle connection")
+    for _ in range(3):
+        assert w.get("/echo").status == 200
+        time.sleep(0.5)
+    assert web.stats()["requests"] == 4
+
+
+def test_idle_upstream_connections_close_after_keepalive_idle_timeout(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1,
+                          keepalive={"max_idle": 8, "idle_timeout": "1s"}))
+    assert w.get("/echo").status == 200
+    assert w.get("/echo").status == 200
+    assert web.stats()["connections"] == 1                 # pooled and reused
+    wait_until(lambda: web.stats()["open"] == 0, 5, "weir to close its idle upstream connection")
+    assert w.get("/echo").status == 200
+    assert web.stats()["connections"] == 2                 # the pool had let it go
+
+
+def test_pool_keeps_at_most_max_idle_connections_per_worker(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1,
+                          keepalive={"max_idle": 1, "idle_timeout": "60s"}))
+    clients = [w.client() for _ in range(4)]
+    try:
+        for c in clients:                                   # four requests at once
+            c.send(build_request("GET", "/slow?ms=300"))
+        for c in clients:
+            assert c.read_response().status == 200
+    finally:
+        for c in clients:
+            c.close()
+    assert web.stats()["connections"] == 4
+    wait_until(lambda: web.stats()["open"] <= 1, 5, "the pool to trim to max_idle=1")
+    assert web.stats()["open"] == 1
+    assert w.get("/echo").status == 200
+    assert web.stats()["connections"] == 4                 # the one kept idle was reused
+
+
+def test_requests_pipelined_after_connection_close_are_not_answered(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    with w.client() as c:
+        c.send(build_request("GET", "/echo?n=1", [("Connection", "close")]) +
+               build_request("GET", "/echo?n=2"))
+        assert c.read_response().json()["path"] == "/echo?n=1"
+        data, closed = c.read_until_close(timeout=5)
+        assert closed and data == b""
+    assert [r["path"] for r in web.stats()["received"]] == ["/echo?n=1"]
