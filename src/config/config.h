@@ -114,14 +114,14 @@ struct Route {
 
   // Modifiers; the loader allows them only with `upstream`. The path sent upstream is the
   // request's path with strip_prefix removed, then add_prefix prepended, then rewrite applied.
-  std::optional<std::string> strip_prefix;      // starts with '/'
-  std::optional<std::string> add_prefix;        // starts with '/'
+  std::optional<std::string> strip_prefix;  // starts with '/'
+  std::optional<std::string> add_prefix;    // starts with '/'
   std::optional<Rewrite> rewrite;
-  HeaderOps request_headers;                     // on the request sent upstream
-  HeaderOps response_headers;                    // on the response sent to the client
-  std::optional<UpstreamTimeouts> timeouts;      // replaces the upstream's; keys not given in
-                                                 // the file are the upstream's values
-  std::optional<std::string> host_rewrite;      // Host sent upstream: name or address[:port]
+  HeaderOps request_headers;                 // on the request sent upstream
+  HeaderOps response_headers;                // on the response sent to the client
+  std::optional<UpstreamTimeouts> timeouts;  // replaces the upstream's; keys not given in
+                                             // the file are the upstream's values
+  std::optional<std::string> host_rewrite;   // Host sent upstream: name or address[:port]
   Position pos;
 };
 
@@ -189,6 +189,8 @@ struct Config {
   Timeouts timeouts;
   AccessLog access_log;
   std::optional<Admin> admin;
+  std::string pid_file = "/run/weir/weir.pid";  // "" or "off": none
+  bool watch = false;  // reload when the config file changes
 
   const Upstream* findUpstream(const std::string& name) const {
     for (const auto& u : upstreams)

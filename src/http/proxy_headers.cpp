@@ -36,7 +36,21 @@ void appendFraming(std::string& out, Framing framing, const MessageHead& head) {
   }
 }
 
+void appendEdits(std::string& out, const HeaderEdits* edits) {
+  if (!edits) return;
+  for (const auto& f : edits->set) appendHeader(out, f.name, f.value);
+  for (const auto& f : edits->add) appendHeader(out, f.name, f.value);
+}
+
 }  // namespace
+
+bool HeaderEdits::drops(std::string_view name) const {
+  for (const auto& r : remove)
+    if (iequals(r, name)) return true;
+  for (const auto& f : set)
+    if (iequals(f.name, name)) return true;
+  return false;
+}
 
 bool isHopByHop(const MessageHead& head, std::string_view name) {
   for (auto h : kHopByHop)
@@ -56,6 +70,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   bool has_host = false;
   for (const auto& f : req.headers) {
     if (isHopByHop(req, f.name) || iequals(f.name, "content-length")) continue;
+    if (info.edits && info.edits->drops(f.name)) continue;
     if (iequals(f.name, "x-forwarded-for")) {
       if (!xff) xff = &f.value;
       continue;
@@ -89,8 +104,11 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   out.append(info.client_ip);
   out.append("\r\n");
   appendHeader(out, "X-Forwarded-Proto", info.proto);
-  if (const std::string* host = req.find("host"))
-    appendHeader(out, "X-Forwarded-Host", info.host.empty() ? std::string_view(*host) : info.host);
+  if (!info.forwarded_host.empty()) {
+    appendHeader(out, "X-Forwarded-Host", info.forwarded_host);
+  } else if (const std::string* host = req.find("host")) {
+    appendHeader(out, "X-Forwarded-Host", *host);
+  }
   out.append("Via: ");
   if (via) {
     out.append(*via);
@@ -98,6 +116,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   }
   out.append(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   if (!has_request_id) appendHeader(out, "X-Request-Id", info.request_id);
+  appendEdits(out, info.edits);
   if (req.upgrade) {
     if (const std::string* up = req.find("upgrade")) appendHeader(out, "Upgrade", *up);
     out.append("Connection: upgrade\r\n");
@@ -107,7 +126,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
 }
 
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
-                         bool client_http10, std::string& out) {
+                         bool client_http10, std::string& out, const HeaderEdits* edits) {
   out.append(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   appendDecimal(out, static_cast<uint64_t>(resp.status));
   out.push_back(' ');
@@ -130,8 +149,10 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
       continue;
     }
     if (isHopByHop(resp, f.name)) continue;
+    if (edits && edits->drops(f.name)) continue;
     appendHeader(out, f.name, f.value);
   }
+  appendEdits(out, edits);
   out.append("Via: ");
   if (via) {
     out.append(*via);

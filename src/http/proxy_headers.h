@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/message.h"
 
@@ -14,12 +15,24 @@ namespace weir::http {
 /// Connection header.
 bool isHopByHop(const MessageHead& head, std::string_view name);
 
+/// Header changes a route asks for: fields removed, then set (replacing), then added.
+struct HeaderEdits {
+  std::vector<HeaderField> set;
+  std::vector<HeaderField> add;
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+  /// True when the field `name` of the original message is dropped (removed or replaced).
+  bool drops(std::string_view name) const;
+};
+
 struct ForwardInfo {
   std::string_view client_ip;
   std::string_view proto = "http";
   std::string_view request_id;  // sent as X-Request-Id when the request has none
   std::string_view target;      // origin-form target to send (absolute-form already reduced)
-  std::string_view host;        // Host to send when the request had none (HTTP/1.0)
+  std::string_view host;        // Host to send instead of the request's (absolute-form, rewrite)
+  std::string_view forwarded_host;  // X-Forwarded-Host when not the request's Host
+  const HeaderEdits* edits = nullptr;
 };
 
 /// How a body is delimited on the wire we write.
@@ -34,7 +47,8 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
 /// Appends the response head as sent to the client, with hop-by-hop fields removed, Via added
 /// and the given framing and persistence. A 101 keeps `Upgrade` and `Connection: upgrade`.
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
-                         bool client_http10, std::string& out);
+                         bool client_http10, std::string& out,
+                         const HeaderEdits* edits = nullptr);
 
 /// Appends one chunk of chunked transfer coding (RFC 9112 7.1). Empty data writes nothing.
 void appendChunk(std::string& out, const char* data, size_t len);

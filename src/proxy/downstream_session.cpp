@@ -432,6 +432,7 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   info.request_id = request_id_;
   info.target = target;
   info.host = host;
+  info.forwarded_host = host;
   http::writeUpstreamRequest(req, info, request_framing_, request_head_);
   upstream_out_ = request_head_;
   tried_.clear();

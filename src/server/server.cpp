@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "net/socket_address.h"
 #include "net/uv_handle.h"
+#include "server/pid_file.h"
 
 namespace weir::server {
 namespace {
@@ -119,6 +120,16 @@ int Server::run() {
     signals_.push_back(h);
   }
   last_reload_ = ReloadResult{true, snapshot_->generation, {}, started_at_ms_};
+  pid_file_ = config_->pid_file == "off" ? "" : config_->pid_file;
+  if (!pid_file_.empty()) {
+    std::string why;
+    if (!writePidFile(pid_file_, static_cast<int>(::getpid()), &why)) {
+      log::warn("cannot write the pid file ", pid_file_, ": ", why, " (weir -s will not work)");
+      pid_file_.clear();
+    } else {
+      writeReloadStatus(pid_file_, ReloadStatus{0, true, snapshot_->generation, {}});
+    }
+  }
   ready_ = true;
   if (on_start_) on_start_(*this);
   notifier_ = std::make_unique<SystemdNotifier>(*this);
@@ -127,11 +138,21 @@ int Server::run() {
   loop_.run();
   if (joiner_.joinable()) joiner_.join();
   for (auto& w : workers_) w->join();
+  if (!pid_file_.empty()) removePidFile(pid_file_);
   log::notice("weir stopped");
   return 0;
 }
 
 ReloadResult Server::reload() {
+  ReloadResult result = attemptReload();
+  ++reload_attempts_;
+  if (!pid_file_.empty())
+    writeReloadStatus(pid_file_,
+                      ReloadStatus{reload_attempts_, result.ok, result.generation, result.errors});
+  return result;
+}
+
+ReloadResult Server::attemptReload() {
   ReloadResult result;
   result.at_unix_ms = unixMs();
   result.generation = generation();

@@ -65,6 +65,7 @@ class Server {
   bool openListeners(const proxy::Snapshot& snapshot, const proxy::Snapshot* previous,
                      std::vector<ListenFds>& fds);
   void onSignal(int signum);
+  ReloadResult attemptReload();
 
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;
@@ -75,6 +76,8 @@ class Server {
   std::atomic<uint64_t> open_connections_{0};
   ReloadResult last_reload_;
   uint64_t reload_failures_ = 0;
+  uint64_t reload_attempts_ = 0;
+  std::string pid_file_;
   uint64_t started_at_ms_ = 0;
   bool ready_ = false;
   bool stopping_ = false;
