@@ -29,7 +29,7 @@ double Ewma::estimateMicros(size_t i, uint64_t now_ms) const {
 }
 
 double Ewma::cost(size_t i, uint64_t now_ms) const {
-  return estimateMicros(i, now_ms) * (endpoints_[i].in_flight + 1) / sampler_.weight(i);
+  return estimateMicros(i, now_ms) * (1.0 + endpoints_[i].in_flight / sampler_.weight(i));
 }
 
 void Ewma::onStart(size_t i) {
@@ -68,10 +68,11 @@ std::optional<size_t> Ewma::pickAmong(uint64_t now_ms, Eligible&& eligible) {
   const std::optional<size_t> first = sampler_.sample(rng_, eligible);
   if (!first) return std::nullopt;
   const size_t a = *first;
-  size_t b = *sampler_.sample(rng_, eligible);
-  for (int attempt = 0; b == a && attempt < 3; ++attempt) b = *sampler_.sample(rng_, eligible);
-  if (b == a) return a;
-  return cost(b, now_ms) < cost(a, now_ms) ? b : a;
+  // A second candidate other than a; none when a is the only eligible endpoint.
+  const std::optional<size_t> b =
+      sampler_.sample(rng_, [&](size_t i) { return i != a && eligible(i); });
+  if (!b) return a;
+  return cost(*b, now_ms) < cost(a, now_ms) ? *b : a;
 }
 
 std::optional<size_t> Ewma::pick(const PickContext& ctx) {

@@ -18,8 +18,10 @@ namespace weir::balance {
 /// While no responses arrive the estimate decays toward zero with the same time constant, so
 /// an idle slow endpoint is retried after a few time constants. An endpoint with no response
 /// yet scores the cluster-wide average latency (neutral: neither favoured nor avoided).
-/// A pick draws two eligible candidates by weight (distinct when possible) and takes the lower
-/// cost = estimate * (in_flight + 1) / weight. A failure never lowers an estimate (fast errors
+/// A pick draws two distinct eligible candidates by weight and takes the lower
+/// cost = estimate * (1 + in_flight / weight) (Finagle's estimate * (in_flight + 1) when weights
+/// are 1; a weight counts as that much capacity, so equal latencies keep the weight shares);
+/// on a tie, the first drawn. A failure never lowers an estimate (fast errors
 /// must not attract traffic). max_conns as in P2C. O(1) without exclusions; no allocation.
 class Ewma final : public Balancer {
  public:

@@ -28,7 +28,7 @@ struct EndpointSpec {
 
 struct BalancerOptions {
   size_t maglev_table_size = 65537;       // rounded up to a prime
-  uint32_t ring_vnodes_per_weight = 100;  // ring points per unit of weight
+  uint32_t ring_vnodes_per_weight = 256;  // ring points per unit of weight
   std::chrono::milliseconds ewma_decay{10'000};
 };
 

@@ -38,13 +38,26 @@ std::optional<size_t> LeastConn::pick(const PickContext& ctx) {
 
   // Pass 1: the lowest load. a is less loaded than b iff in_a / w_a < in_b / w_b.
   size_t best = n;
+  size_t ties = 0;
   for (size_t i = 0; i < n; ++i) {
     if (!eligible(i, excluded)) continue;
-    if (best == n || static_cast<int64_t>(in_flight_[i]) * weights_[best] <
-                         static_cast<int64_t>(in_flight_[best]) * weights_[i])
+    if (best == n) {
       best = i;
+      ties = 1;
+      continue;
+    }
+    const int64_t lhs = static_cast<int64_t>(in_flight_[i]) * weights_[best];
+    const int64_t rhs = static_cast<int64_t>(in_flight_[best]) * weights_[i];
+    if (lhs < rhs) {
+      best = i;
+      ties = 1;
+    } else {
+      ties += lhs == rhs;
+    }
   }
   if (best == n) return std::nullopt;
+  // A lone winner: round robin over one endpoint would leave its state unchanged.
+  if (ties == 1) return best;
 
   // Pass 2: smooth weighted round robin among the endpoints as loaded as `best`.
   const int64_t best_in = in_flight_[best];

@@ -40,7 +40,8 @@ Maglev::Maglev(std::vector<int> weights, std::vector<uint64_t> ids, uint64_t see
     builders[i].offset = hashPair(ids[i], 0x6d61676c65763031ULL) % m;  // "maglev01"
     builders[i].skip = hashPair(ids[i], 0x6d61676c65763032ULL) % (m - 1) + 1;
   }
-  const uint64_t max_weight = static_cast<uint64_t>(*std::max_element(weights.begin(), weights.end()));
+  const uint64_t max_weight =
+      static_cast<uint64_t>(*std::max_element(weights.begin(), weights.end()));
   uint64_t filled = 0;
   for (uint64_t iteration = 1; filled < m; ++iteration) {
     for (size_t i = 0; i < n && filled < m; ++i) {

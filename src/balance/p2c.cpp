@@ -24,8 +24,11 @@ std::optional<size_t> P2C::pickAmong(Eligible&& eligible) {
   const std::optional<size_t> first = sampler_.sample(rng_, eligible);
   if (!first) return std::nullopt;
   const size_t a = *first;
-  size_t b = *sampler_.sample(rng_, eligible);  // a is eligible, so there is one
-  if (b == a) b = *sampler_.sample(rng_, eligible);
+  // A second candidate other than a; none when a is the only eligible endpoint.
+  const std::optional<size_t> second =
+      sampler_.sample(rng_, [&](size_t i) { return i != a && eligible(i); });
+  if (!second) return a;
+  const size_t b = *second;
   // b wins only when strictly less loaded: in_b / w_b < in_a / w_a.
   return static_cast<double>(in_flight_[b]) * sampler_.weight(a) <
                  static_cast<double>(in_flight_[a]) * sampler_.weight(b)

@@ -12,10 +12,10 @@
 
 namespace weir::balance {
 
-/// Draws two eligible candidates by weight (distinct when possible) and picks the one with the
-/// lower in_flight / weight; on a tie, the first drawn. With requests finishing before the next
-/// pick the shares follow the weights; under load, traffic leans away from busy endpoints. An
-/// endpoint with max_conns > 0 and that many requests in flight is never picked. O(1) without
+/// Draws two distinct eligible candidates by weight (one when only one is eligible) and picks the
+/// one with the lower in_flight / weight; on a tie, the first drawn. With requests finishing before
+/// the next pick the shares follow the weights; under load, traffic leans away from busy endpoints.
+/// An endpoint with max_conns > 0 and that many requests in flight is never picked. O(1) without
 /// exclusions; no allocation.
 class P2C final : public Balancer {
  public:

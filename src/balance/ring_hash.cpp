@@ -14,9 +14,8 @@ RingHash::RingHash(std::vector<int> weights, std::vector<uint64_t> ids, uint64_t
     : sampler_(weights), rng_(seed) {
   const size_t n = weights.size();
   for (size_t i = ids.size(); i < n; ++i) ids.push_back(i);
-  const double wanted =
-      static_cast<double>(std::max<uint32_t>(vnodes_per_weight, 1)) *
-      std::accumulate(weights.begin(), weights.end(), 0.0);
+  const double wanted = static_cast<double>(std::max<uint32_t>(vnodes_per_weight, 1)) *
+                        std::accumulate(weights.begin(), weights.end(), 0.0);
   const double scale = wanted > kMaxRingSize ? kMaxRingSize / wanted : 1.0;
 
   struct Point {
@@ -27,8 +26,8 @@ RingHash::RingHash(std::vector<int> weights, std::vector<uint64_t> ids, uint64_t
   std::vector<Point> ring;
   ring.reserve(static_cast<size_t>(wanted * scale) + n);
   for (size_t i = 0; i < n; ++i) {
-    const double exact = static_cast<double>(std::max<uint32_t>(vnodes_per_weight, 1)) *
-                         weights[i] * scale;
+    const double exact =
+        static_cast<double>(std::max<uint32_t>(vnodes_per_weight, 1)) * weights[i] * scale;
     const auto count = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(exact)));
     for (uint64_t r = 0; r < count; ++r)
       ring.push_back({hashPair(ids[i], r), ids[i], static_cast<uint32_t>(i)});

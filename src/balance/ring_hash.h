@@ -11,8 +11,11 @@
 
 namespace weir::balance {
 
-/// Endpoint i owns round(vnodes_per_weight * weights[i]) points on a 64-bit ring (at least one;
-/// all counts scaled down together past kMaxRingSize points), placed at hashPair(ids[i], r).
+/// Endpoint i owns round(vnodes_per_weight * weights[i]) points on a 64-bit ring, placed at
+/// hashPair(ids[i], r) (at least one; all counts scaled down together past kMaxRingSize
+/// points). A count depends only on the endpoint's own weight, so membership changes move only
+/// the keys of the endpoints that come or go. Shares of keys vary by about
+/// 1/sqrt(points per endpoint): 256 per unit of weight keeps them within a few percent.
 /// A key goes to the owner of the first point at or after mix64(hash) (binary search); when
 /// that owner is excluded, to the next owner clockwise that is not. Removing one of N endpoints
 /// moves only the keys it owned (about 1/N). Points depend on ids, not on positions, so ids
@@ -20,8 +23,8 @@ namespace weir::balance {
 /// random. setWeightScale() is ignored. pick() is O(log ring) and allocates nothing.
 class RingHash final : public Balancer {
  public:
-  static constexpr uint32_t kDefaultVnodesPerWeight = 100;
-  static constexpr size_t kMaxRingSize = size_t{1} << 20;
+  static constexpr uint32_t kDefaultVnodesPerWeight = 256;
+  static constexpr size_t kMaxRingSize = size_t{1} << 18;  // 12 bytes a point: 3 MiB
 
   /// `weights[i]` >= 1; `ids[i]` is endpoint i's stable identity (missing: i); `seed` seeds the
   /// PRNG used for requests without a key.

@@ -31,7 +31,7 @@ class RoundRobin final : public Balancer {
   std::vector<int> base_;         // configured weights
   std::vector<int64_t> weights_;  // effective: scaledWeight(base_[i], scale_i)
   std::vector<int64_t> current_;
-  int64_t total_weight_ = 0;      // sum of weights_
+  int64_t total_weight_ = 0;  // sum of weights_
 };
 
 }  // namespace weir::balance

@@ -128,6 +128,23 @@ TEST(RoundRobin, StartOffsetAdvancesTheSameSequence) {
   }
 }
 
+TEST(RoundRobin, WeightScaleShiftsTheShareAndRestores) {
+  RoundRobin rr({2, 1, 1});
+  rr.setWeightScale(0, 0.25);  // weight 2 -> 0.5
+  std::vector<int> hits = countPicks(rr);
+  const double total = hits[0] + hits[1] + hits[2];
+  EXPECT_NEAR(hits[0] / total, 0.5 / 2.5, 0.002);
+  rr.setWeightScale(0, 1.0);
+  expectSharesMatchWeights(countPicks(rr), {2, 1, 1});
+}
+
+TEST(RoundRobin, WeightScaleIsClampedToATenth) {
+  RoundRobin rr({1, 1});
+  rr.setWeightScale(1, 0.0);
+  std::vector<int> hits = countPicks(rr);
+  EXPECT_NEAR(hits[1] / double(kPicks), 0.1 / 1.1, 0.002);
+}
+
 TEST(EndpointSet, SetTestResetCountAndClear) {
   EndpointSet set;
   EXPECT_FALSE(set.test(0));
@@ -147,6 +164,14 @@ TEST(EndpointSet, SetTestResetCountAndClear) {
   EXPECT_EQ(set.count(), 0u);
   EXPECT_TRUE(set.empty());
   EXPECT_FALSE(set.test(200));
+}
+
+TEST(EndpointSet, ForEachVisitsSetIndicesInOrder) {
+  EndpointSet set;
+  for (size_t i : {130u, 0u, 63u, 64u, 7u}) set.set(i);
+  std::vector<size_t> seen;
+  set.forEach([&](size_t i) { seen.push_back(i); });
+  EXPECT_EQ(seen, (std::vector<size_t>{0, 7, 63, 64, 130}));
 }
 
 }  // namespace
