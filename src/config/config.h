@@ -134,8 +134,23 @@ struct Listener {
 
 struct Server {
   HostPort address;
-  int weight = 1;  // 1..1000
+  int weight = 1;          // 1..1000
+  bool backup = false;     // used only when no primary server is available
+  uint32_t max_conns = 0;  // requests in flight per worker; 0 = no cap
   Position pos;
+};
+
+/// What a hashing policy (ring_hash, maglev) hashes.
+struct HashKey {
+  enum class Kind { ClientIp, Uri, Header, Cookie, Query } kind = Kind::ClientIp;
+  std::string name;  // for header:/cookie:/query:
+  std::string text;  // as written
+};
+
+/// Session affinity by cookie: the first response sets it, later requests follow it.
+struct Sticky {
+  std::string cookie;
+  milliseconds ttl{3'600'000};
 };
 
 struct Keepalive {
@@ -146,6 +161,11 @@ struct Keepalive {
 struct Upstream {
   std::string name;
   std::vector<Server> servers;
+  std::string balance = "round_robin";  // round_robin | least_conn | random | p2c | ewma |
+                                        // ring_hash | maglev | first
+  std::optional<HashKey> hash_key;      // ring_hash and maglev
+  milliseconds slow_start{0};           // weight ramp for a server that becomes available
+  std::optional<Sticky> sticky;
   Keepalive keepalive;
   UpstreamTimeouts timeouts;
   Position pos;

@@ -27,7 +27,8 @@ bool isToken(std::string_view s) {
 }
 
 bool isMethod(std::string_view s) {
-  return isToken(s) && std::none_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+  return isToken(s) &&
+         std::none_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
 bool isHostChar(char c) { return isAlnum(c) || c == '-' || c == '_' || c == '.'; }
@@ -70,10 +71,12 @@ bool hasControlBreak(std::string_view s) {
 
 // Why a proxied header may not be edited by a route, or empty when it may.
 std::string_view refusal(const std::string& lname, bool request) {
-  static const std::set<std::string, std::less<>> kManaged = {
-      "connection", "content-length", "keep-alive", "proxy-connection",
-      "te",         "trailer",        "transfer-encoding", "upgrade"};
-  if (kManaged.count(lname)) return "hop-by-hop or framing header; weir manages it";
+  static constexpr std::string_view kManaged[] = {
+      "connection", "content-length", "keep-alive",        "proxy-connection",
+      "te",         "trailer",        "transfer-encoding", "upgrade",
+  };
+  if (std::find(std::begin(kManaged), std::end(kManaged), lname) != std::end(kManaged))
+    return "hop-by-hop or framing header; weir manages it";
   if (request && lname == "host") return "use host_rewrite to change Host";
   return {};
 }
@@ -88,9 +91,9 @@ std::string placeholderList() {
   return out;
 }
 
-constexpr std::string_view kModifiers[] = {
-    "strip_prefix",     "add_prefix", "rewrite",     "request_headers",
-    "response_headers", "timeouts",   "host_rewrite"};
+constexpr std::string_view kModifiers[] = {"strip_prefix",    "add_prefix",       "rewrite",
+                                           "request_headers", "response_headers", "timeouts",
+                                           "host_rewrite"};
 
 }  // namespace
 
@@ -107,9 +110,9 @@ bool RouteReader::checkRegex(const Item& at, const std::string& pattern, bool ca
 Route RouteReader::read(const Item& item) {
   Route route;
   route.pos = item.pos;
-  if (!r_.mapping(item, {"match", "upstream", "respond", "redirect", "strip_prefix", "add_prefix",
-                         "rewrite", "request_headers", "response_headers", "timeouts",
-                         "host_rewrite"}))
+  if (!r_.mapping(item,
+                  {"match", "upstream", "respond", "redirect", "strip_prefix", "add_prefix",
+                   "rewrite", "request_headers", "response_headers", "timeouts", "host_rewrite"}))
     return route;
 
   if (auto v = r_.optional(item, "match")) readMatch(*v, route.match);
@@ -128,9 +131,8 @@ Route RouteReader::read(const Item& item) {
 
   if (respond || redirect) {
     for (const auto& [key, value] : r_.pairs(item))
-      if (key.node.IsScalar() &&
-          std::find(std::begin(kModifiers), std::end(kModifiers), key.node.Scalar()) !=
-              std::end(kModifiers))
+      if (key.node.IsScalar() && std::find(std::begin(kModifiers), std::end(kModifiers),
+                                           key.node.Scalar()) != std::end(kModifiers))
         r_.fail(key, "only allowed with upstream");
   } else {
     readModifiers(item, route);
@@ -279,8 +281,8 @@ Redirect RouteReader::readRedirect(const Item& item) {
   Redirect out;
   if (!r_.mapping(item, {"status", "location"})) return out;
   if (auto v = r_.optional(item, "status")) {
-    auto n = r_.integer(*v, std::numeric_limits<int64_t>::min(),
-                        std::numeric_limits<int64_t>::max());
+    auto n =
+        r_.integer(*v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
     if (n && (*n == 301 || *n == 302 || *n == 307 || *n == 308))
       out.status = static_cast<int>(*n);
     else if (n)

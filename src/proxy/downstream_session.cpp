@@ -3,7 +3,9 @@
 #include <uv.h>
 
 #include "core/log.h"
+#include "balance/hash.h"
 #include "http/http_date.h"
+#include "proxy/request_key.h"
 
 namespace weir::proxy {
 namespace {
@@ -436,11 +438,22 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   http::writeUpstreamRequest(req, info, request_framing_, request_head_);
   upstream_out_ = request_head_;
   tried_.clear();
+  const config::Upstream& up = cluster_->config();
+  hash_.reset();
+  if (up.hash_key) {
+    if (auto key = requestKey(*up.hash_key, req, client_ip_)) hash_ = balance::hashKey(*key);
+  }
+  sticky_value_.clear();
+  if (up.sticky) {
+    if (auto cookie = findCookie(req, up.sticky->cookie)) sticky_value_ = std::string(*cookie);
+  }
   connectAttempt();
 }
 
 void DownstreamSession::connectAttempt(bool reuse) {
-  endpoint_ = cluster_->pick(tried_);
+  endpoint_ = nullptr;
+  if (!sticky_value_.empty() && tried_.empty()) endpoint_ = cluster_->findSticky(sticky_value_);
+  if (!endpoint_) endpoint_ = cluster_->pick(tried_, hash_);
   if (!endpoint_) {
     const bool none = tried_.empty();
     countFailure(FailureReason::NoServer);
@@ -640,7 +653,19 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
     response_framing_ = http::Framing::Chunked;
   }
   if (ctx_.draining() || upgrade_paused_) client_keep_alive_ = false;
-  http::writeClientResponse(h, response_framing_, client_keep_alive_, client_http10_, client_out_);
+  const http::HeaderEdits* edits = nullptr;
+  http::HeaderEdits sticky;
+  if (const auto& cfg = cluster_->config().sticky; cfg && endpoint_) {
+    std::string value = cluster_->stickyValue(*endpoint_);
+    if (value != sticky_value_) {
+      sticky.add.push_back({"Set-Cookie", cfg->cookie + "=" + value + "; Path=/; Max-Age=" +
+                                              std::to_string(cfg->ttl.count() / 1000) +
+                                              "; HttpOnly"});
+      edits = &sticky;
+    }
+  }
+  http::writeClientResponse(h, response_framing_, client_keep_alive_, client_http10_, client_out_,
+                            edits);
   response_started_ = true;
   return true;
 }

@@ -114,6 +114,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   std::shared_ptr<upstream::Cluster> cluster_;
   std::shared_ptr<upstream::EndpointState> endpoint_;  // the server of the current attempt
   std::optional<size_t> route_index_;
+  std::optional<uint64_t> hash_;  // request key for hashing policies
+  std::string sticky_value_;      // the sticky cookie the request carried
   uint64_t attempt_start_ns_ = 0;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
   bool upstream_connecting_ = false;

@@ -35,8 +35,7 @@ std::string expandRedirect(std::string_view location, const RedirectParts& parts
 /// front (without doubling a '/' between them), then the rewrite substitution applied with
 /// `rewrite`, the compiled route.rewrite->regex (nullptr: none). `path` starts with '/' and
 /// so does the result. RouteTable::rewritePath supplies `rewrite` for a table's routes.
-std::string rewritePath(const config::Route& route, const re2::RE2* rewrite,
-                        std::string_view path);
+std::string rewritePath(const config::Route& route, const re2::RE2* rewrite, std::string_view path);
 
 /// Applies `ops` to a list of header fields of any struct with `name` and `value` strings
 /// (http::HeaderField, config::Header): removes, then sets (one field replacing all of that

@@ -3,7 +3,6 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <functional>
 #include <map>
 
 #include "routing/route_actions.h"
@@ -55,15 +54,15 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 std::string actionOf(const config::Route& r) {
   if (r.upstream) return "upstream " + *r.upstream;
   if (r.respond) return "respond " + std::to_string(r.respond->status);
-  if (r.redirect) return "redirect " + std::to_string(r.redirect->status) + " " + r.redirect->location;
+  if (r.redirect)
+    return "redirect " + std::to_string(r.redirect->status) + " " + r.redirect->location;
   return "no action";
 }
 
 }  // namespace
 
-enum class HostRule : uint8_t { Any, Exact, Suffix };
-
 struct RouteTable::Compiled {
+  enum class HostRule : uint8_t { Any, Exact, Suffix };
   struct HeaderTest {
     std::string name;
     config::HeaderMatch::Kind kind = config::HeaderMatch::Kind::Exact;
@@ -96,7 +95,15 @@ struct RouteTable::Prepared {
 // condition.
 struct RouteTable::Verdict {
   enum Condition : uint8_t {
-    None, Host, HostRegex, Path, PathPrefix, PathRegex, Method, Header, Query
+    None,
+    Host,
+    HostRegex,
+    Path,
+    PathPrefix,
+    PathRegex,
+    Method,
+    Header,
+    Query
   };
   Condition failed = None;
   size_t index = 0;
@@ -104,21 +111,14 @@ struct RouteTable::Verdict {
 };
 
 struct RouteTable::PathIndex {
-  PathMap exact;                         // route path -> routes
-  PathMap prefix;                        // route path_prefix -> routes
+  StringIndex<Span> exact;               // route path -> routes
+  StringIndex<Span> prefix;              // route path_prefix -> routes
   std::vector<uint32_t> prefix_lengths;  // of the keys of `prefix`, ascending, each once
   Span any;                              // routes with neither
+  uint32_t exact_first = kNone;          // the lowest route index under `exact`
+  uint32_t prefix_first = kNone;         // ... under `prefix`
+  uint32_t first = kNone;                // ... anywhere in this bucket
 };
-
-size_t RouteTable::PathHash::operator()(std::string_view s) const {
-  return std::hash<std::string_view>{}(s);
-}
-
-size_t RouteTable::HostHash::operator()(std::string_view s) const {
-  uint64_t h = 14695981039346656037ull;  // FNV-1a over the lower-cased bytes
-  for (char c : s) h = (h ^ static_cast<unsigned char>(lower(c))) * 1099511628211ull;
-  return static_cast<size_t>(h);
-}
 
 RouteTable::RouteTable(RouteTable&&) noexcept = default;
 RouteTable& RouteTable::operator=(RouteTable&&) noexcept = default;
@@ -139,6 +139,7 @@ RouteTable::RouteTable(const std::vector<config::Route>& routes, std::string con
     return it->second;
   };
 
+  using HostRule = Compiled::HostRule;
   routes_.resize(routes.size());
   for (size_t i = 0; i < routes.size(); ++i) {
     const config::RouteMatch& m = routes[i].match;
@@ -166,6 +167,8 @@ RouteTable::RouteTable(const std::vector<config::Route>& routes, std::string con
     }
     c.query = m.query;
     if (routes[i].rewrite) c.rewrite = compile(routes[i].rewrite->regex, true);
+    residual_.push_back(c.host_regex || c.path_regex || (c.path && c.path_prefix) ||
+                        !c.methods.empty() || !c.headers.empty() || !c.query.empty());
 
     uint32_t b = 0;
     switch (c.host_rule) {
@@ -198,30 +201,47 @@ RouteTable::RouteTable(const std::vector<config::Route>& routes, std::string con
     ids_.insert(ids_.end(), list.begin(), list.end());
     return s;
   };
+  auto firstOf = [](const std::map<std::string, std::vector<uint32_t>>& lists) {
+    uint32_t first = kNone;
+    for (const auto& [key, list] : lists) first = std::min(first, list.front());
+    return first;
+  };
   paths_.resize(buckets.size());
   for (size_t b = 0; b < buckets.size(); ++b) {
     PathIndex& index = paths_[b];
-    for (const auto& [path, list] : buckets[b].exact) index.exact.emplace(path, store(list));
-    for (const auto& [prefix, list] : buckets[b].prefix) {
-      index.prefix.emplace(prefix, store(list));
-      index.prefix_lengths.push_back(static_cast<uint32_t>(prefix.size()));
+    std::vector<std::pair<std::string, Span>> exact, prefix;
+    for (const auto& [path, list] : buckets[b].exact) exact.emplace_back(path, store(list));
+    for (const auto& [path, list] : buckets[b].prefix) {
+      prefix.emplace_back(path, store(list));
+      index.prefix_lengths.push_back(static_cast<uint32_t>(path.size()));
     }
+    index.exact = StringIndex<Span>(exact, /*fold_case=*/false);
+    index.prefix = StringIndex<Span>(prefix, /*fold_case=*/false);
     std::sort(index.prefix_lengths.begin(), index.prefix_lengths.end());
     index.prefix_lengths.erase(
         std::unique(index.prefix_lengths.begin(), index.prefix_lengths.end()),
         index.prefix_lengths.end());
     index.any = store(buckets[b].any);
+    index.exact_first = firstOf(buckets[b].exact);
+    index.prefix_first = firstOf(buckets[b].prefix);
+    index.first = std::min({index.exact_first, index.prefix_first,
+                            buckets[b].any.empty() ? kNone : buckets[b].any.front()});
   }
-  exact_hosts_.insert(exact_hosts.begin(), exact_hosts.end());
-  suffix_hosts_.insert(suffix_hosts.begin(), suffix_hosts.end());
+  auto hostIndex = [](const std::map<std::string, uint32_t>& hosts) {
+    return StringIndex<uint32_t>({hosts.begin(), hosts.end()}, /*fold_case=*/true);
+  };
+  exact_hosts_ = hostIndex(exact_hosts);
+  suffix_hosts_ = hostIndex(suffix_hosts);
   any_host_ = any_host;
 }
 
 size_t RouteTable::size() const { return routes_.size(); }
 
-RouteTable::Verdict RouteTable::check(const Compiled& r, const Prepared& req) const {
+RouteTable::Verdict RouteTable::check(const Compiled& r, const Prepared& req,
+                                      bool from_index) const {
   using V = Verdict;
-  switch (r.host_rule) {
+  using HostRule = Compiled::HostRule;
+  switch (from_index ? HostRule::Any : r.host_rule) {
     case HostRule::Any:
       break;
     case HostRule::Exact:
@@ -235,8 +255,10 @@ RouteTable::Verdict RouteTable::check(const Compiled& r, const Prepared& req) co
       break;
   }
   if (r.host_regex && !RE2::FullMatch(req.host, *r.host_regex)) return {V::HostRegex};
-  if (r.path && req.path != *r.path) return {V::Path};
-  if (r.path_prefix && !req.path.starts_with(*r.path_prefix)) return {V::PathPrefix};
+  if (r.path && !from_index && req.path != *r.path) return {V::Path};
+  // From the index, a route with both is listed under its path, so its prefix is still open.
+  if (r.path_prefix && (!from_index || r.path) && !req.path.starts_with(*r.path_prefix))
+    return {V::PathPrefix};
   if (r.path_regex && !RE2::PartialMatch(req.path, *r.path_regex)) return {V::PathRegex};
   if (!r.methods.empty() &&
       std::find(r.methods.begin(), r.methods.end(), req.method) == r.methods.end())
@@ -272,7 +294,7 @@ void RouteTable::scan(Span span, const Prepared& req, uint32_t& best) const {
   for (uint32_t k = span.begin; k < span.begin + span.size; ++k) {
     const uint32_t id = ids_[k];
     if (id >= best) return;  // ascending: nothing further in this list can win
-    if (check(routes_[id], req).holds()) {
+    if (!residual_[id] || check(routes_[id], req, /*from_index=*/true).holds()) {
       best = id;
       return;
     }
@@ -280,13 +302,18 @@ void RouteTable::scan(Span span, const Prepared& req, uint32_t& best) const {
 }
 
 void RouteTable::scanPaths(const PathIndex& index, const Prepared& req, uint32_t& best) const {
-  if (!index.exact.empty())
-    if (auto it = index.exact.find(req.path); it != index.exact.end())
-      scan(it->second, req, best);
-  for (uint32_t len : index.prefix_lengths) {
-    if (len > req.path.size()) break;
-    if (auto it = index.prefix.find(req.path.substr(0, len)); it != index.prefix.end())
-      scan(it->second, req, best);
+  if (index.first >= best) return;
+  if (index.exact_first < best)
+    if (const Span* s = index.exact.find(req.path)) scan(*s, req, best);
+  if (index.prefix_first < best) {
+    // Probe each prefix length present, hashing the path once along the way.
+    uint64_t hash = StringHash::kSeed;
+    size_t hashed = 0;
+    for (uint32_t len : index.prefix_lengths) {
+      if (len > req.path.size()) break;
+      for (; hashed < len; ++hashed) hash = StringHash::extend(hash, req.path[hashed], false);
+      if (const Span* s = index.prefix.find(req.path.substr(0, len), hash)) scan(*s, req, best);
+    }
   }
   scan(index.any, req, best);
 }
@@ -296,14 +323,12 @@ std::optional<size_t> RouteTable::match(const RequestView& req) const {
   // Every route that can match sits in one of the buckets visited below; each bucket's lists
   // are scanned in config order and stop at the best index found so far.
   uint32_t best = kNone;
-  if (!exact_hosts_.empty())
-    if (auto it = exact_hosts_.find(p.host); it != exact_hosts_.end())
-      scanPaths(paths_[it->second], p, best);
+  if (const uint32_t* b = exact_hosts_.find(p.host)) scanPaths(paths_[*b], p, best);
   if (!suffix_hosts_.empty()) {
     for (size_t dot = p.host.find('.', 1); dot != std::string_view::npos;
          dot = p.host.find('.', dot + 1)) {
-      if (auto it = suffix_hosts_.find(p.host.substr(dot)); it != suffix_hosts_.end())
-        scanPaths(paths_[it->second], p, best);
+      if (const uint32_t* b = suffix_hosts_.find(p.host.substr(dot)))
+        scanPaths(paths_[*b], p, best);
     }
   }
   if (any_host_) scanPaths(paths_[*any_host_], p, best);
@@ -376,7 +401,7 @@ std::string RouteTable::explain(const RequestView& req) const {
   const Prepared p{req.method, hostOf(req.host), req.path, req.query, req.headers};
   std::string out;
   for (size_t i = 0; i < routes_.size(); ++i) {
-    Verdict v = check(routes_[i], p);
+    Verdict v = check(routes_[i], p, /*from_index=*/false);
     if (v.holds()) return out + label(i) + ": MATCH -> " + actionOf(config_[i]) + "\n";
     out += label(i) + ": no: " + describe(i, v, p) + "\n";
   }

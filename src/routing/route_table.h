@@ -11,11 +11,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
 #include "routing/request_view.h"
+#include "routing/string_index.h"
 
 namespace re2 {
 class RE2;
@@ -35,7 +35,7 @@ class RouteTable {
   ~RouteTable();
 
   /// Index of the first route in config order whose every condition holds; nullopt if none.
-  /// Allocates nothing. Conditions:
+  /// Allocates nothing itself (RE2 keeps its own per-regex cache). Conditions:
   ///   host "example.com"   : that host only (case-insensitive; port, IPv6 brackets and one
   ///                          trailing dot of req.host ignored)
   ///   host "*.example.com" : any subdomain at any depth, not "example.com" itself
@@ -73,39 +73,33 @@ class RouteTable {
     uint32_t begin = 0;
     uint32_t size = 0;
   };
-  // Transparent hashes for lookups by string_view; host keys ignore ASCII case.
-  struct PathHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const;
-  };
-  struct HostHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const;
-  };
-  struct HostEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
-  };
-  using PathMap = std::unordered_map<std::string, Span, PathHash, std::equal_to<>>;
-  using HostMap = std::unordered_map<std::string, uint32_t, HostHash, HostEqual>;
 
-  Verdict check(const Compiled& r, const Prepared& req) const;
+  /// The first condition of `r` that `req` fails. With `from_index`, the conditions the index
+  /// already guarantees for a candidate (host, and its path or path_prefix key) are skipped.
+  Verdict check(const Compiled& r, const Prepared& req, bool from_index) const;
   void scan(Span span, const Prepared& req, uint32_t& best) const;
   void scanPaths(const PathIndex& index, const Prepared& req, uint32_t& best) const;
   std::string describe(size_t route, const Verdict& v, const Prepared& req) const;
   std::string label(size_t route) const;
 
-  std::vector<Compiled> routes_;       // in config order; hot fields only
+  std::vector<Compiled> routes_;       // in config order
+  std::vector<uint8_t> residual_;      // per route: 1 if it has conditions the index leaves open
   std::vector<config::Route> config_;  // as given; for explain() and rewritePath()
   std::string config_path_;
 
   // Index. A route sits in exactly one host bucket (its exact host, its wildcard suffix, or
-  // "any" when it has no host condition) and, inside it, under its exact path, its path
-  // prefix, or "any". Candidate lists hold route indices in ascending (config) order.
+  // "any" when it has no host condition) and, inside it, under its exact path, else its path
+  // prefix, else "any". Candidate lists hold route indices in ascending (config) order. A match
+  // visits the request host's exact bucket, one wildcard bucket per dot of the host, and the
+  // "any" bucket; in each, one exact-path lookup and one lookup per distinct prefix length, and
+  // scans each candidate list only up to the best index found so far. Candidates with no
+  // condition beyond their index keys (residual_ 0) match without looking at the route. So the
+  // cost follows the number of distinct prefix lengths and of routes sharing a key, not the
+  // number of routes.
   std::vector<uint32_t> ids_;  // every Span points into this
   std::vector<PathIndex> paths_;
-  HostMap exact_hosts_;   // "api.example.com" -> paths_ index
-  HostMap suffix_hosts_;  // ".example.com" (from "*.example.com") -> paths_ index
+  StringIndex<uint32_t> exact_hosts_;   // "api.example.com" -> paths_ index
+  StringIndex<uint32_t> suffix_hosts_;  // ".example.com" (from "*.example.com") -> paths_ index
   std::optional<uint32_t> any_host_;
 };
 

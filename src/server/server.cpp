@@ -86,6 +86,21 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, const proxy::Snapsho
 int Server::run() {
   std::signal(SIGPIPE, SIG_IGN);
   started_at_ms_ = unixMs();
+  // Signals are handled from the start: one that arrives while the workers start is queued
+  // and handled once the control loop runs, instead of killing the process.
+  for (int signum : {SIGTERM, SIGINT, SIGUSR1, SIGHUP}) {
+    auto* h = new uv_signal_t;
+    uv_signal_init(loop_.raw(), h);
+    h->data = this;
+    uv_signal_start(
+        h,
+        [](uv_signal_t* sh, int sig) {
+          if (auto* self = static_cast<Server*>(sh->data)) self->onSignal(sig);
+        },
+        signum);
+    signals_.push_back(h);
+  }
+
   auto snapshot = proxy::Snapshot::build(config_, 1);
   if (!snapshot) {
     log::error(snapshot.error().detail);
@@ -106,18 +121,6 @@ int Server::run() {
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), snapshot_, fds[i],
                                                 access_log_.get(), &open_connections_));
     workers_.back()->start();
-  }
-  for (int signum : {SIGTERM, SIGINT, SIGUSR1, SIGHUP}) {
-    auto* h = new uv_signal_t;
-    uv_signal_init(loop_.raw(), h);
-    h->data = this;
-    uv_signal_start(
-        h,
-        [](uv_signal_t* sh, int sig) {
-          if (auto* self = static_cast<Server*>(sh->data)) self->onSignal(sig);
-        },
-        signum);
-    signals_.push_back(h);
   }
   last_reload_ = ReloadResult{true, snapshot_->generation, {}, started_at_ms_};
   pid_file_ = config_->pid_file == "off" ? "" : config_->pid_file;

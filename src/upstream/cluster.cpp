@@ -1,8 +1,11 @@
 #include "upstream/cluster.h"
 
 #include <algorithm>
+#include <random>
 
-#include "balance/round_robin.h"
+#include "balance/factory.h"
+#include "balance/hash.h"
+#include "balance/slow_start.h"
 
 namespace weir::upstream {
 
@@ -34,7 +37,10 @@ void Cluster::reconcile(std::shared_ptr<const void> keep, const UpstreamView& vi
         break;
       }
     }
-    if (!state) state = std::make_shared<EndpointState>();
+    if (!state) {
+      state = std::make_shared<EndpointState>();
+      state->available_since_ms = loop_.now();
+    }
     state->ep = e;
     if (!state->weight_overridden) state->weight = e.weight;
     state->index = next.size();
@@ -53,9 +59,47 @@ void Cluster::reconcile(std::shared_ptr<const void> keep, const UpstreamView& vi
 }
 
 void Cluster::rebuildBalancer() {
-  std::vector<int> weights;
-  for (const auto& e : endpoints_) weights.push_back(e->weight);
-  balancer_ = std::make_unique<balance::RoundRobin>(std::move(weights), seed_);
+  std::vector<balance::EndpointSpec> specs;
+  for (const auto& e : endpoints_) {
+    balance::EndpointSpec spec;
+    spec.weight = e->weight;
+    spec.backup = e->ep.backup;
+    spec.max_conns = e->ep.max_conns;
+    spec.key = e->ep.name;
+    specs.push_back(std::move(spec));
+  }
+  auto policy = balance::parsePolicy(config_->balance).value_or(balance::Policy::RoundRobin);
+  balancer_ = balance::makeBalancer(policy, std::move(specs), seed_);
+  for (const auto& e : endpoints_)
+    for (uint32_t i = 0; i < e->in_flight; ++i) balancer_->onStart(e->index);
+  ramping_ = config_->slow_start.count() > 0;
+  if (ramping_) applySlowStart(loop_.now());
+}
+
+void Cluster::applySlowStart(uint64_t now_ms) {
+  const uint64_t window = static_cast<uint64_t>(config_->slow_start.count());
+  bool still = false;
+  for (const auto& e : endpoints_) {
+    double scale = balance::slowStartScale(e->available_since_ms, now_ms, window);
+    balancer_->setWeightScale(e->index, scale);
+    still = still || scale < 1.0;
+  }
+  ramping_ = still;
+}
+
+std::shared_ptr<EndpointState> Cluster::findSticky(std::string_view cookie_value) {
+  for (auto& e : endpoints_)
+    if (e->available() && stickyValue(*e) == cookie_value) return e;
+  return nullptr;
+}
+
+std::string Cluster::stickyValue(const EndpointState& ep) const {
+  static const uint64_t secret = std::random_device{}() * 0x9e3779b97f4a7c15ull ^ seed_;
+  const uint64_t h = balance::hashKey(ep.ep.name + "#" + std::to_string(secret));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 0; i < 16; ++i) out[static_cast<size_t>(i)] = kHex[(h >> (60 - 4 * i)) & 0xf];
+  return out;
 }
 
 EndpointState* Cluster::find(std::string_view name) {
@@ -64,7 +108,9 @@ EndpointState* Cluster::find(std::string_view name) {
   return nullptr;
 }
 
-std::shared_ptr<EndpointState> Cluster::pick(const balance::EndpointSet& tried) {
+std::shared_ptr<EndpointState> Cluster::pick(const balance::EndpointSet& tried,
+                                             std::optional<uint64_t> hash) {
+  if (ramping_) applySlowStart(loop_.now());
   excluded_.clear();
   bool any = false;
   for (const auto& e : endpoints_) {
@@ -77,6 +123,8 @@ std::shared_ptr<EndpointState> Cluster::pick(const balance::EndpointSet& tried) 
   if (!any) return nullptr;
   balance::PickContext ctx;
   ctx.excluded = &excluded_;
+  ctx.hash = hash;
+  ctx.now_ms = loop_.now();
   auto index = balancer_->pick(ctx);
   if (!index) return nullptr;
   return endpoints_[*index];
@@ -160,10 +208,12 @@ void Cluster::closeIdle() {
 void Cluster::onStart(EndpointState& ep) {
   ++ep.in_flight;
   ++ep.traffic.requests;
+  if (!ep.removed) balancer_->onStart(ep.index);
 }
 
 void Cluster::onFinish(EndpointState& ep, std::chrono::microseconds latency, bool ok) {
   if (ep.in_flight > 0) --ep.in_flight;
+  if (!ep.removed) balancer_->onFinish(ep.index, latency, ok, loop_.now());
   if (ok) {
     ep.latency.observe(static_cast<uint64_t>(latency.count()));
   } else {
@@ -172,6 +222,10 @@ void Cluster::onFinish(EndpointState& ep, std::chrono::microseconds latency, boo
 }
 
 void Cluster::setAdminState(EndpointState& ep, AdminState state) {
+  if (state == AdminState::Enabled && ep.admin != AdminState::Enabled) {
+    ep.available_since_ms = loop_.now();
+    ramping_ = config_->slow_start.count() > 0;
+  }
   ep.admin = state;
   if (state == AdminState::Disabled) closeIdle(ep);
 }

@@ -37,8 +37,14 @@ class Cluster : private net::TcpStream::Handler {
   const std::vector<std::shared_ptr<EndpointState>>& endpoints() const { return endpoints_; }
   EndpointState* find(std::string_view name);
 
-  /// Picks an available endpoint not in `tried`; nullptr when there is none.
-  std::shared_ptr<EndpointState> pick(const balance::EndpointSet& tried);
+  /// Picks an available endpoint not in `tried` (`hash`: the request key for hashing
+  /// policies); nullptr when there is none.
+  std::shared_ptr<EndpointState> pick(const balance::EndpointSet& tried,
+                                      std::optional<uint64_t> hash = std::nullopt);
+  /// The endpoint a sticky cookie names, when it is still available.
+  std::shared_ptr<EndpointState> findSticky(std::string_view cookie_value);
+  /// The opaque cookie value naming `ep` (a keyed hash, never its address).
+  std::string stickyValue(const EndpointState& ep) const;
 
   /// An idle connection to `ep`, or nullptr. The caller becomes its handler.
   std::unique_ptr<UpstreamConnection> takeIdle(EndpointState& ep);
@@ -65,6 +71,7 @@ class Cluster : private net::TcpStream::Handler {
   void drop(net::TcpStream& stream);
   void sweep();
   void rebuildBalancer();
+  void applySlowStart(uint64_t now_ms);
   void closeIdle(EndpointState& ep);
 
   net::EventLoop& loop_;
@@ -74,6 +81,7 @@ class Cluster : private net::TcpStream::Handler {
   std::unique_ptr<balance::Balancer> balancer_;
   balance::EndpointSet excluded_;  // scratch for pick(): tried + unavailable
   uint64_t seed_;
+  bool ramping_ = false;  // some endpoint is inside its slow-start window
   net::Timer sweep_timer_;
   http::ParseLimits limits_;
 };

@@ -35,6 +35,7 @@ struct EndpointState {
   int weight = 1;        // effective weight (config, or admin override)
   bool weight_overridden = false;
   uint32_t in_flight = 0;
+  uint64_t available_since_ms = 0;  // when it last became available (slow start)
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // LIFO
 
   TrafficCounters traffic;

@@ -146,6 +146,7 @@ def test_fifty_reloads_under_load_drop_nothing(upstream, weir):
             mark = reload_with(w, versioned_config(port, [a, b], applied, servers))
             w.wait_stderr(rf"reloaded .*generation {applied + 1}\b", since=mark, timeout=10)
             time.sleep(0.02)
+        wait_until(lambda: seen and seen[-1] == applied, 10, "a client to see the last config")
     finally:
         stop.set()
         for t in threads:

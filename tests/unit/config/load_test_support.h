@@ -44,4 +44,19 @@ listeners:
 
 inline std::string minimalWith(std::string_view more) { return yaml(kMinimal) + yaml(more); }
 
+// An upstream "web" (connect 500ms, response 7s) and one listener whose routes are `routes`,
+// written as list entries indented by 6; the first route is on line 9.
+inline std::string withRoutes(std::string_view routes) {
+  return yaml(R"(
+upstreams:
+  - name: web
+    servers: [{address: 127.0.0.1:9001}]
+    timeouts: {connect: 500ms, response: 7s}
+listeners:
+  - name: public
+    listen: 127.0.0.1:8080
+    routes:
+)") + yaml(routes);
+}
+
 }  // namespace weir::config

@@ -224,8 +224,10 @@ upstreams:
   - {name: web, servers: [{address: 127.0.0.1:9001}]}
 )"),
             (Errors{
-                "t.yaml:5:9: listeners[0].routes[0]: exactly one action of: upstream, respond",
-                "t.yaml:6:9: listeners[0].routes[1]: exactly one action of: upstream, respond",
+                "t.yaml:5:9: listeners[0].routes[0]: exactly one action of: upstream, respond, "
+                "redirect",
+                "t.yaml:6:9: listeners[0].routes[1]: exactly one action of: upstream, respond, "
+                "redirect",
             }));
 }
 

@@ -89,7 +89,7 @@ TEST(ConfigLoader, FullFixtureReadsEveryField) {
   EXPECT_EQ(pub.listen.host, "::");
   EXPECT_EQ(pub.listen.port, 8080);
   EXPECT_EQ(pub.listen.text, "[::]:8080");
-  ASSERT_EQ(pub.routes.size(), 3u);
+  ASSERT_EQ(pub.routes.size(), 5u);
   EXPECT_EQ(pub.routes[0].match.host, "api.example.com");
   EXPECT_EQ(pub.routes[0].match.path_prefix, "/v1/");
   EXPECT_EQ(pub.routes[0].upstream, "api");
@@ -102,7 +102,28 @@ TEST(ConfigLoader, FullFixtureReadsEveryField) {
   EXPECT_EQ(pub.routes[1].respond->headers[0].name, "Content-Type");
   EXPECT_EQ(pub.routes[1].respond->headers[0].value, "text/plain");
   EXPECT_EQ(pub.routes[1].respond->headers[1].name, "X-Served-By");
-  EXPECT_EQ(pub.routes[2].upstream, "web");
+  const Route& full = pub.routes[2];
+  EXPECT_EQ(full.match.host_regex, R"(^api[0-9]+\.example\.com$)");
+  EXPECT_EQ(full.match.path_regex, "^/users/[0-9]+$");
+  EXPECT_EQ(full.match.methods, (std::vector<std::string>{"GET", "POST"}));
+  ASSERT_EQ(full.match.headers.size(), 3u);
+  EXPECT_EQ(full.match.headers[1].kind, HeaderMatch::Kind::Absent);
+  EXPECT_EQ(full.match.headers[2].kind, HeaderMatch::Kind::Regex);
+  ASSERT_EQ(full.match.query.size(), 1u);
+  EXPECT_EQ(full.match.query[0].value, "2");
+  EXPECT_EQ(full.upstream, "api");
+  EXPECT_EQ(full.strip_prefix, "/v1");
+  EXPECT_EQ(full.add_prefix, "/api");
+  EXPECT_EQ(full.rewrite->replace, R"(/new/\1)");
+  EXPECT_EQ(full.request_headers.add[0].name, "X-B");
+  EXPECT_EQ(full.response_headers.remove, std::vector<std::string>{"Server"});
+  EXPECT_EQ(full.timeouts->connect, milliseconds(1'000));
+  EXPECT_EQ(full.timeouts->response, milliseconds(60'000));  // api's own, the default
+  EXPECT_EQ(full.host_rewrite, "internal.example");
+  ASSERT_TRUE(pub.routes[3].redirect);
+  EXPECT_EQ(pub.routes[3].redirect->status, 308);
+  EXPECT_EQ(pub.routes[3].redirect->location, "https://new.example.com{uri}");
+  EXPECT_EQ(pub.routes[4].upstream, "web");
   const Listener& admin = c.listeners[1];
   EXPECT_EQ(admin.listen.host, "127.0.0.1");
   EXPECT_EQ(admin.listen.text, "localhost:9900");
