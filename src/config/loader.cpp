@@ -3,6 +3,7 @@
 // addresses.
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -33,6 +34,26 @@ bool overlaps(const HostPort& a, const HostPort& b) {
   return a6 == b6 && (isWildcard(a.host) || isWildcard(b.host));
 }
 
+// Reads a whole file; the error is the system's reason.
+std::optional<std::string> readWholeFile(const std::string& path, std::string& why) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    why = std::generic_category().message(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[64 * 1024];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err) {
+    why = std::generic_category().message(err);
+    return std::nullopt;
+  }
+  return text;
+}
+
 // Walks one document into a Config. Reads upstreams before listeners so that routes can be
 // checked against the upstream names.
 class Loader {
@@ -41,8 +62,8 @@ class Loader {
 
   Config read(const Item& root) {
     Config c;
-    if (!r_.mapping(root,
-                    {"workers", "listeners", "upstreams", "limits", "timeouts", "access_log"}))
+    if (!r_.mapping(root, {"workers", "listeners", "upstreams", "limits", "timeouts",
+                           "access_log", "admin", "pid_file", "watch"}))
       return c;
     if (auto v = r_.optional(root, "workers")) readWorkers(*v, c.workers);
     if (auto v = r_.optional(root, "upstreams")) c.upstreams = readUpstreams(*v);
@@ -50,6 +71,11 @@ class Loader {
     if (auto v = r_.optional(root, "limits")) readLimits(*v, c.limits);
     if (auto v = r_.optional(root, "timeouts")) readTimeouts(*v, c.timeouts);
     if (auto v = r_.optional(root, "access_log")) readAccessLog(*v, c.access_log);
+    if (auto v = r_.optional(root, "admin")) c.admin = readAdmin(*v);
+    if (auto v = r_.optional(root, "pid_file"))
+      if (auto s = r_.nonEmptyString(*v)) c.pid_file = *s;
+    if (auto v = r_.optional(root, "watch"))
+      if (auto b = r_.boolean(*v)) c.watch = *b;
     return c;
   }
 
@@ -106,7 +132,9 @@ class Loader {
   Upstream readUpstream(const Item& item) {
     Upstream u;
     u.pos = item.pos;
-    if (!r_.mapping(item, {"name", "servers", "keepalive", "timeouts"})) return u;
+    if (!r_.mapping(item, {"name", "servers", "balance", "hash_key", "slow_start", "sticky",
+                           "keepalive", "timeouts"}))
+      return u;
     if (auto v = r_.required(item, "name"))
       if (auto s = r_.nonEmptyString(*v)) u.name = *s;
     if (auto v = r_.required(item, "servers")) {
@@ -127,6 +155,7 @@ class Loader {
         }
       }
     }
+    readBalancing(item, u);
     if (auto v = r_.optional(item, "keepalive")) {
       if (r_.mapping(*v, {"max_idle", "idle_timeout"})) {
         r_.readInteger(*v, "max_idle", 0, kMaxIdle, u.keepalive.max_idle);
@@ -145,7 +174,7 @@ class Loader {
   Server readServer(const Item& item) {
     Server s;
     s.pos = item.pos;
-    if (!r_.mapping(item, {"address", "weight"})) return s;
+    if (!r_.mapping(item, {"address", "weight", "backup", "max_conns"})) return s;
     if (auto v = r_.required(item, "address")) {
       if (auto text = r_.nonEmptyString(*v)) {
         auto addr = parseServerAddress(*text);
@@ -156,7 +185,105 @@ class Loader {
       }
     }
     r_.readInteger(item, "weight", 1, kMaxWeight, s.weight);
+    if (auto v = r_.optional(item, "backup"))
+      if (auto b = r_.boolean(*v)) s.backup = *b;
+    r_.readInteger(item, "max_conns", 0, kMaxConnections, s.max_conns);
     return s;
+  }
+
+  void readBalancing(const Item& item, Upstream& u) {
+    static constexpr std::string_view kPolicies[] = {"round_robin", "least_conn", "random", "p2c",
+                                                     "ewma", "ring_hash", "maglev", "first"};
+    if (auto v = r_.optional(item, "balance")) {
+      if (auto s = r_.string(*v)) {
+        if (std::find(std::begin(kPolicies), std::end(kPolicies), *s) == std::end(kPolicies))
+          r_.fail(*v, "must be one of round_robin, least_conn, random, p2c, ewma, ring_hash, "
+                      "maglev, first; got '" + *s + "'");
+        else
+          u.balance = *s;
+      }
+    }
+    if (auto v = r_.optional(item, "hash_key")) {
+      if (auto s = r_.nonEmptyString(*v)) {
+        if (auto key = parseHashKey(*s)) {
+          u.hash_key = std::move(*key);
+          if (u.balance != "ring_hash" && u.balance != "maglev")
+            r_.fail(*v, "hash_key needs balance: ring_hash or maglev");
+        } else {
+          r_.fail(*v, "must be client_ip, uri, header:NAME, cookie:NAME or query:NAME, got '" +
+                          *s + "'");
+        }
+      }
+    }
+    if ((u.balance == "ring_hash" || u.balance == "maglev") && !u.hash_key)
+      u.hash_key = HashKey{HashKey::Kind::ClientIp, "", "client_ip"};
+    if (auto v = r_.optional(item, "slow_start"))
+      if (auto d = r_.duration(*v, /*allow_zero=*/true)) u.slow_start = *d;
+    if (auto v = r_.optional(item, "sticky")) {
+      if (r_.mapping(*v, {"cookie", "ttl"})) {
+        Sticky st;
+        if (auto c = r_.required(*v, "cookie")) {
+          if (auto name = r_.nonEmptyString(*c)) {
+            if (name->find_first_of(" \t;=,\"") != std::string::npos)
+              r_.fail(*c, "not a valid cookie name");
+            st.cookie = *name;
+          }
+        }
+        r_.readDuration(*v, "ttl", st.ttl);
+        u.sticky = std::move(st);
+      }
+    }
+  }
+
+  static std::optional<HashKey> parseHashKey(const std::string& s) {
+    if (s == "client_ip") return HashKey{HashKey::Kind::ClientIp, "", s};
+    if (s == "uri") return HashKey{HashKey::Kind::Uri, "", s};
+    const std::pair<std::string_view, HashKey::Kind> prefixed[] = {
+        {"header:", HashKey::Kind::Header},
+        {"cookie:", HashKey::Kind::Cookie},
+        {"query:", HashKey::Kind::Query}};
+    for (const auto& [prefix, kind] : prefixed) {
+      if (s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0)
+        return HashKey{kind, s.substr(prefix.size()), s};
+    }
+    return std::nullopt;
+  }
+
+  Admin readAdmin(const Item& item) {
+    Admin a;
+    a.pos = item.pos;
+    if (!r_.mapping(item, {"listen", "token_file"})) return a;
+    if (auto v = r_.required(item, "listen")) {
+      if (auto text = r_.nonEmptyString(*v)) {
+        auto addr = parseListenAddress(*text);
+        if (addr)
+          a.listen = std::move(*addr);
+        else
+          r_.fail(*v, addr.error().detail);
+      }
+    }
+    if (auto v = r_.optional(item, "token_file")) {
+      if (auto path = r_.nonEmptyString(*v)) {
+        a.token_file = *path;
+        std::string why;
+        auto text = readWholeFile(*path, why);
+        while (text && !text->empty() && std::isspace(static_cast<unsigned char>(text->back())))
+          text->pop_back();
+        if (!text)
+          r_.fail(*v, "cannot read " + *path + ": " + why);
+        else if (text->empty())
+          r_.fail(*v, *path + " is empty");
+        else
+          a.token = std::move(*text);
+      }
+    }
+    const std::string& host = a.listen.host;
+    const bool loopback = host == "127.0.0.1" || host == "::1" || host.rfind("127.", 0) == 0;
+    if (!a.listen.text.empty() && !loopback && a.token_file.empty()) {
+      if (auto v = r_.optional(item, "listen"))
+        r_.fail(*v, "a non-loopback admin address needs a token_file");
+    }
+    return a;
   }
 
   // --- listeners ---
@@ -247,26 +374,6 @@ class Loader {
   bool upstream_names_known_ = true;  // false: some upstream's name is unreadable
 };
 
-// Reads a whole file; the error is the system's reason.
-std::optional<std::string> readWhole(const std::string& path, std::string& why) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    why = std::generic_category().message(errno);
-    return std::nullopt;
-  }
-  std::string text;
-  char buf[64 * 1024];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  int err = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (err) {
-    why = std::generic_category().message(err);
-    return std::nullopt;
-  }
-  return text;
-}
-
 }  // namespace
 
 LoadResult loadString(const std::string& yaml, const std::string& name) {
@@ -301,7 +408,7 @@ LoadResult loadFile(const std::string& path) {
   std::string why;
   std::optional<std::string> text;
   try {
-    text = readWhole(path, why);
+    text = readWholeFile(path, why);
   } catch (const std::exception& e) {
     why = e.what();
   }

@@ -248,7 +248,7 @@ void RouteReader::readQueryMatches(const Item& item, std::vector<QueryMatch>& ou
 Respond RouteReader::readRespond(const Item& item) {
   Respond out;
   if (!r_.mapping(item, {"status", "body", "headers"})) return out;
-  r_.readInteger(item, "status", 100, 599, out.status);
+  r_.readInteger(item, "status", 200, 599, out.status);  // a 1xx is never a final answer
   if (auto v = r_.optional(item, "body"))
     if (auto s = r_.string(*v)) out.body = *s;
   if (auto v = r_.optional(item, "headers"))

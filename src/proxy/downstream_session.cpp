@@ -6,6 +6,8 @@
 #include "balance/hash.h"
 #include "http/http_date.h"
 #include "proxy/request_key.h"
+#include "routing/route_actions.h"
+#include "routing/request_view.h"
 
 namespace weir::proxy {
 namespace {
@@ -26,6 +28,16 @@ bool isIdempotent(std::string_view method) {
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
 }
+
+/// The request's header fields as the route table reads them.
+class MessageHeaders final : public routing::HeaderLookup {
+ public:
+  explicit MessageHeaders(const http::MessageHead& head) : head_(head) {}
+  const std::string* find(std::string_view name) const override { return head_.find(name); }
+
+ private:
+  const http::MessageHead& head_;
+};
 
 }  // namespace
 
@@ -109,7 +121,7 @@ void DownstreamSession::onWritten(net::TcpStream& s, int status) {
       if (phase_ == Phase::WaitRequest && !client_timer_.active()) armIdleTimer();
     }
   } else if (phase_ == Phase::Exchange || phase_ == Phase::Tunnel) {
-    upstream_timer_.restart(snapshot_ ? cluster_->config().timeouts.response : milliseconds(0));
+    upstream_timer_.restart(upstream_timeouts_.response);
   }
   updateFlow();
 }
@@ -157,7 +169,7 @@ void DownstreamSession::onClientRead(const char* data, size_t len) {
       return;  // lingering close: discard
     case Phase::Tunnel:
       if (upstream_) upstream_->stream.write(std::string_view(data, len));
-      upstream_timer_.restart(cluster_->config().timeouts.response);
+      upstream_timer_.restart(upstream_timeouts_.response);
       return;
     default:
       break;
@@ -281,10 +293,15 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   if (route_host.empty()) {
     if (const std::string* hh = h.find("host")) route_host = *hh;
   }
-  std::string_view path = target.substr(0, target.find('?'));
+  const size_t qmark = target.find('?');
+  std::string_view path = target.substr(0, qmark);
+  std::string_view query = qmark == std::string_view::npos ? std::string_view()
+                                                           : target.substr(qmark + 1);
 
   const ListenerView& lv = snapshot_->listeners[*listener];
-  auto index = lv.routes.match(route_host, path);
+  const MessageHeaders headers(h);
+  const routing::RequestView view{h.method, route_host, path, query, &headers};
+  auto index = lv.routes.match(view);
   route_index_ = index;
   if (!index) {
     log::info("client ", client_ip_, ": 404: no route for ", route_host, path);
@@ -297,14 +314,34 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     localReply(route.respond->status, route.respond->body, &*route.respond, false);
     return true;
   }
-  if (!lv.route_upstream[*index]) {
+  if (route.redirect) {
+    routing::RedirectParts parts;
+    parts.scheme = "http";
+    parts.host = routing::hostOf(route_host);
+    parts.uri = target;
+    parts.path = path;
+    parts.query = query;
+    const std::string location = routing::expandRedirect(route.redirect->location, parts);
+    localReply(route.redirect->status, "", nullptr, false, location);
+    return true;
+  }
+  const RouteView& rv = lv.route_views[*index];
+  if (!rv.upstream) {
     localReply(500, "route has no action\n", nullptr, false);
     return true;
   }
-  cluster_ = ctx_.cluster(*snapshot_, *lv.route_upstream[*index]);
+  cluster_ = ctx_.cluster(*snapshot_, *rv.upstream);
   if (!cluster_) {
     localReply(503, "upstream removed\n", nullptr, false);
     return true;
+  }
+  route_ = &route;
+  route_view_ = &rv;
+  upstream_timeouts_ = route.timeouts.value_or(cluster_->config().timeouts);
+  if (route.strip_prefix || route.add_prefix || route.rewrite) {
+    rewritten_target_ = lv.routes.rewritePath(*index, path);
+    if (qmark != std::string_view::npos) rewritten_target_.append(target.substr(qmark));
+    target = rewritten_target_;
   }
   startProxy(h, target, host);
   return true;
@@ -334,7 +371,7 @@ void DownstreamSession::onRequestBody(const char* data, size_t len) {
       replay_body_.append(upstream_out_, before, added);
     }
   }
-  if (upstreamOpen()) upstream_timer_.restart(cluster_->config().timeouts.response);
+  if (upstreamOpen()) upstream_timer_.restart(upstream_timeouts_.response);
 }
 
 void DownstreamSession::onRequestDone() {
@@ -435,6 +472,8 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   info.target = target;
   info.host = host;
   info.forwarded_host = host;
+  if (route_ && route_->host_rewrite) info.host = *route_->host_rewrite;
+  if (route_view_ && !route_view_->request_edits.empty()) info.edits = &route_view_->request_edits;
   http::writeUpstreamRequest(req, info, request_framing_, request_head_);
   upstream_out_ = request_head_;
   tried_.clear();
@@ -486,7 +525,7 @@ void DownstreamSession::connectAttempt(bool reuse) {
     onUpstreamConnected(rc);
     return;
   }
-  upstream_timer_.start(cluster_->config().timeouts.connect, [this] { onUpstreamTimeout(); });
+  upstream_timer_.start(upstream_timeouts_.connect, [this] { onUpstreamTimeout(); });
 }
 
 void DownstreamSession::onUpstreamConnected(int status) {
@@ -510,7 +549,7 @@ void DownstreamSession::onUpstreamReady() {
   ++upstream_->requests;
   upstream_->parser.expectNoBody(head_request_);
   upstream_->stream.startRead();
-  upstream_timer_.start(cluster_->config().timeouts.response, [this] { onUpstreamTimeout(); });
+  upstream_timer_.start(upstream_timeouts_.response, [this] { onUpstreamTimeout(); });
 }
 
 void DownstreamSession::onUpstreamTimeout() {
@@ -545,12 +584,12 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
   if (!upstream_) return;
   if (phase_ == Phase::Tunnel) {
     client_out_.append(data, len);
-    upstream_timer_.restart(cluster_->config().timeouts.response);
+    upstream_timer_.restart(upstream_timeouts_.response);
     return;
   }
   if (phase_ != Phase::Exchange) return;
   upstream_bytes_in_ += len;
-  upstream_timer_.restart(cluster_->config().timeouts.response);
+  upstream_timer_.restart(upstream_timeouts_.response);
   http::HttpParser& parser = upstream_->parser;
   while (len > 0) {
     auto out = parser.execute(data, len);
@@ -653,11 +692,13 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
     response_framing_ = http::Framing::Chunked;
   }
   if (ctx_.draining() || upgrade_paused_) client_keep_alive_ = false;
-  const http::HeaderEdits* edits = nullptr;
+  const http::HeaderEdits* edits =
+      route_view_ && !route_view_->response_edits.empty() ? &route_view_->response_edits : nullptr;
   http::HeaderEdits sticky;
   if (const auto& cfg = cluster_->config().sticky; cfg && endpoint_) {
     std::string value = cluster_->stickyValue(*endpoint_);
     if (value != sticky_value_) {
+      if (edits) sticky = *edits;
       sticky.add.push_back({"Set-Cookie", cfg->cookie + "=" + value + "; Path=/; Max-Age=" +
                                               std::to_string(cfg->ttl.count() / 1000) +
                                               "; HttpOnly"});
@@ -734,7 +775,8 @@ void DownstreamSession::enterTunnel() {
 // Both sides
 
 void DownstreamSession::localReply(int status, std::string_view body,
-                                   const config::Respond* respond, bool close) {
+                                   const config::Respond* respond, bool close,
+                                   std::string_view location) {
   status_ = status;
   response_started_ = true;
   response_done_ = true;
@@ -747,6 +789,7 @@ void DownstreamSession::localReply(int status, std::string_view body,
   out.push_back(' ');
   out.append(http::reasonPhrase(status));
   out.append("\r\nDate: ").append(http::httpDate()).append("\r\n");
+  if (!location.empty()) out.append("Location: ").append(location).append("\r\n");
   bool has_type = false;
   if (respond) {
     for (const auto& hd : respond->headers) {
@@ -804,6 +847,9 @@ void DownstreamSession::armIdleTimer() {
 
 void DownstreamSession::resetExchange() {
   snapshot_.reset();
+  route_ = nullptr;
+  route_view_ = nullptr;
+  rewritten_target_.clear();
   cluster_.reset();
   endpoint_.reset();
   route_index_.reset();

@@ -73,7 +73,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void enterTunnel();
 
   // Both.
-  void localReply(int status, std::string_view body, const config::Respond* respond, bool close);
+  void localReply(int status, std::string_view body, const config::Respond* respond, bool close,
+                  std::string_view location = {});
   void countFailure(FailureReason reason);
   void finishAttempt(bool ok);
   void endExchange();
@@ -114,6 +115,10 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   std::shared_ptr<upstream::Cluster> cluster_;
   std::shared_ptr<upstream::EndpointState> endpoint_;  // the server of the current attempt
   std::optional<size_t> route_index_;
+  const config::Route* route_ = nullptr;    // the upstream route (points into snapshot_)
+  const RouteView* route_view_ = nullptr;   // likewise
+  config::UpstreamTimeouts upstream_timeouts_;  // the route's, else the upstream's
+  std::string rewritten_target_;
   std::optional<uint64_t> hash_;  // request key for hashing policies
   std::string sticky_value_;      // the sticky cookie the request carried
   uint64_t attempt_start_ns_ = 0;

@@ -1,6 +1,17 @@
 #include "proxy/snapshot.h"
 
 namespace weir::proxy {
+namespace {
+
+http::HeaderEdits toEdits(const config::HeaderOps& ops) {
+  http::HeaderEdits e;
+  for (const auto& h : ops.set) e.set.push_back({h.name, h.value});
+  for (const auto& h : ops.add) e.add.push_back({h.name, h.value});
+  for (const auto& name : ops.remove) e.remove.push_back(name);
+  return e;
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const config::Config> cfg,
                                                         uint64_t generation) {
@@ -21,19 +32,23 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
       ep.address = *addr;
       ep.name = s.address.text;
       ep.weight = s.weight;
+      ep.backup = s.backup;
+      ep.max_conns = s.max_conns;
       view.endpoints.push_back(std::move(ep));
     }
     snap->upstreams.push_back(std::move(view));
   }
-  for (const auto& l : cfg->listeners) {
-    ListenerView view{&l, routing::RouteTable(l.routes), {}};
+  for (size_t li = 0; li < cfg->listeners.size(); ++li) {
+    const config::Listener& l = cfg->listeners[li];
+    ListenerView view{&l,
+                      routing::RouteTable(l.routes, "listeners[" + std::to_string(li) + "].routes"),
+                      {}};
     for (const auto& r : l.routes) {
-      std::optional<size_t> index;
-      if (r.upstream) {
-        for (size_t i = 0; i < cfg->upstreams.size(); ++i)
-          if (cfg->upstreams[i].name == *r.upstream) index = i;
-      }
-      view.route_upstream.push_back(index);
+      RouteView rv;
+      if (r.upstream) rv.upstream = snap->findUpstream(*r.upstream);
+      rv.request_edits = toEdits(r.request_headers);
+      rv.response_edits = toEdits(r.response_headers);
+      view.route_views.push_back(std::move(rv));
     }
     snap->listeners.push_back(std::move(view));
   }

@@ -10,15 +10,24 @@
 
 #include "config/config.h"
 #include "core/result.h"
+#include "http/proxy_headers.h"
 #include "routing/route_table.h"
 #include "upstream/cluster.h"
 
 namespace weir::proxy {
 
+/// What the proxy needs per route beyond its config: the upstream it names, resolved, and its
+/// header changes in the form the serializer applies.
+struct RouteView {
+  std::optional<size_t> upstream;  // index into Snapshot::upstreams
+  http::HeaderEdits request_edits;
+  http::HeaderEdits response_edits;
+};
+
 struct ListenerView {
   const config::Listener* config;
   routing::RouteTable routes;
-  std::vector<std::optional<size_t>> route_upstream;  // per route: index into upstreams
+  std::vector<RouteView> route_views;  // per route
 };
 
 using upstream::UpstreamView;
