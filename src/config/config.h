@@ -104,6 +104,19 @@ struct HeaderOps {
   bool empty() const { return set.empty() && add.empty() && remove.empty(); }
 };
 
+/// Retries of failed attempts on other servers.
+struct Retries {
+  uint32_t attempts = 2;  // retries after the first try
+  bool on_connect_failure = true;
+  bool on_timeout = true;
+  bool on_reset = true;
+  std::vector<int> on_statuses = {502, 503, 504};
+  double budget = 0.2;               // retries in flight / requests in flight
+  milliseconds per_try_timeout{5'000};
+  milliseconds backoff{25};
+  uint64_t max_retry_body = 64 * 1024;  // bodies larger than this are not retried
+};
+
 /// One route: a match, exactly one action (upstream, respond or redirect), and for upstream
 /// routes optional modifiers of what is sent upstream and returned.
 struct Route {
@@ -119,6 +132,7 @@ struct Route {
   std::optional<Rewrite> rewrite;
   HeaderOps request_headers;                 // on the request sent upstream
   HeaderOps response_headers;                // on the response sent to the client
+  std::optional<Retries> retries;            // replaces the upstream's
   std::optional<UpstreamTimeouts> timeouts;  // replaces the upstream's; keys not given in
                                              // the file are the upstream's values
   std::optional<std::string> host_rewrite;   // Host sent upstream: name or address[:port]
@@ -158,6 +172,33 @@ struct Keepalive {
   milliseconds idle_timeout{60'000};
 };
 
+/// Active health checks, run once per process from the control thread.
+struct HealthCheck {
+  enum class Type { Http, Tcp } type = Type::Http;
+  std::string path = "/healthz";
+  std::string host;          // Host header sent; empty: the server address
+  std::string method = "GET";
+  milliseconds interval{2'000};
+  milliseconds timeout{1'000};
+  int rise = 2;              // consecutive passes to become healthy
+  int fall = 3;              // consecutive failures to become unhealthy
+  int status_lo = 200;       // expect_status "200-399"
+  int status_hi = 399;
+  std::string expect_body;   // substring; empty: any body
+  double jitter = 0.1;       // share of the interval
+  bool initially_healthy = false;  // initial_state: healthy | unhealthy
+  Position pos;
+};
+
+/// Passive checks (outlier detection) on real traffic.
+struct Passive {
+  uint32_t consecutive_failures = 5;
+  milliseconds ejection{30'000};
+  milliseconds max_ejection{300'000};
+  uint32_t max_ejected_percent = 50;
+  std::vector<int> failure_statuses;  // upstream statuses that count as failures (e.g. 503)
+};
+
 struct Upstream {
   std::string name;
   std::vector<Server> servers;
@@ -166,6 +207,10 @@ struct Upstream {
   std::optional<HashKey> hash_key;      // ring_hash and maglev
   milliseconds slow_start{0};           // weight ramp for a server that becomes available
   std::optional<Sticky> sticky;
+  std::optional<HealthCheck> health_check;
+  std::optional<Passive> passive;
+  bool panic_fail_open = false;         // panic: fail_open | fail_closed (default)
+  std::optional<Retries> retries;
   Keepalive keepalive;
   UpstreamTimeouts timeouts;
   Position pos;
@@ -192,6 +237,27 @@ struct AccessLog {
   LogFormat format = LogFormat::Combined;
 };
 
+/// Where server state changes are sent.
+struct AlertEmail {
+  std::string url;  // smtp://host:port or smtps://host:port
+  std::string from;
+  std::vector<std::string> to;
+  std::string username;
+  std::string password_file;
+  std::string password;  // read from password_file at load time (never printed)
+  bool starttls = true;
+};
+
+struct AlertWebhook {
+  std::string url;
+};
+
+struct Alerts {
+  std::optional<AlertEmail> email;
+  std::optional<AlertWebhook> webhook;
+  milliseconds batch{10'000};
+};
+
 /// The admin HTTP endpoint (served on the control thread). Absent: no admin endpoint.
 struct Admin {
   HostPort listen;          // loopback by default; a non-loopback address needs a token
@@ -209,6 +275,7 @@ struct Config {
   Timeouts timeouts;
   AccessLog access_log;
   std::optional<Admin> admin;
+  std::optional<Alerts> alerts;
   std::string pid_file = "/run/weir/weir.pid";  // "" or "off": none
   bool watch = false;  // reload when the config file changes
 

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/host_port.h"
 #include "config/reader.h"
+#include "config/policy_reader.h"
 #include "config/route_reader.h"
 
 namespace weir::config {
@@ -63,7 +64,7 @@ class Loader {
   Config read(const Item& root) {
     Config c;
     if (!r_.mapping(root, {"workers", "listeners", "upstreams", "limits", "timeouts",
-                           "access_log", "admin", "pid_file", "watch"}))
+                           "access_log", "admin", "alerts", "pid_file", "watch"}))
       return c;
     if (auto v = r_.optional(root, "workers")) readWorkers(*v, c.workers);
     if (auto v = r_.optional(root, "upstreams")) c.upstreams = readUpstreams(*v);
@@ -72,6 +73,7 @@ class Loader {
     if (auto v = r_.optional(root, "timeouts")) readTimeouts(*v, c.timeouts);
     if (auto v = r_.optional(root, "access_log")) readAccessLog(*v, c.access_log);
     if (auto v = r_.optional(root, "admin")) c.admin = readAdmin(*v);
+    if (auto v = r_.optional(root, "alerts")) c.alerts = readAlerts(r_, *v);
     if (auto v = r_.optional(root, "pid_file"))
       if (auto s = r_.nonEmptyString(*v)) c.pid_file = *s;
     if (auto v = r_.optional(root, "watch"))
@@ -133,7 +135,8 @@ class Loader {
     Upstream u;
     u.pos = item.pos;
     if (!r_.mapping(item, {"name", "servers", "balance", "hash_key", "slow_start", "sticky",
-                           "keepalive", "timeouts"}))
+                           "health_check", "passive", "panic", "retries", "keepalive",
+                           "timeouts"}))
       return u;
     if (auto v = r_.required(item, "name"))
       if (auto s = r_.nonEmptyString(*v)) u.name = *s;
@@ -156,6 +159,16 @@ class Loader {
       }
     }
     readBalancing(item, u);
+    if (auto v = r_.optional(item, "health_check")) u.health_check = readHealthCheck(r_, *v);
+    if (auto v = r_.optional(item, "passive")) u.passive = readPassive(r_, *v);
+    if (auto v = r_.optional(item, "retries")) u.retries = readRetries(r_, *v);
+    if (auto v = r_.optional(item, "panic")) {
+      if (auto s = r_.string(*v)) {
+        if (*s == "fail_open") u.panic_fail_open = true;
+        else if (*s == "fail_closed") u.panic_fail_open = false;
+        else r_.fail(*v, "must be fail_open or fail_closed, got '" + *s + "'");
+      }
+    }
     if (auto v = r_.optional(item, "keepalive")) {
       if (r_.mapping(*v, {"max_idle", "idle_timeout"})) {
         r_.readInteger(*v, "max_idle", 0, kMaxIdle, u.keepalive.max_idle);

@@ -1,5 +1,7 @@
 #include "config/route_reader.h"
 
+#include "config/policy_reader.h"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -93,7 +95,7 @@ std::string placeholderList() {
 
 constexpr std::string_view kModifiers[] = {"strip_prefix",    "add_prefix",       "rewrite",
                                            "request_headers", "response_headers", "timeouts",
-                                           "host_rewrite"};
+                                           "host_rewrite",    "retries"};
 
 }  // namespace
 
@@ -112,7 +114,8 @@ Route RouteReader::read(const Item& item) {
   route.pos = item.pos;
   if (!r_.mapping(item,
                   {"match", "upstream", "respond", "redirect", "strip_prefix", "add_prefix",
-                   "rewrite", "request_headers", "response_headers", "timeouts", "host_rewrite"}))
+                   "rewrite", "request_headers", "response_headers", "timeouts", "host_rewrite",
+                   "retries"}))
     return route;
 
   if (auto v = r_.optional(item, "match")) readMatch(*v, route.match);
@@ -343,6 +346,7 @@ void RouteReader::readModifiers(const Item& item, Route& route) {
       route.timeouts = t;
     }
   }
+  if (auto v = r_.optional(item, "retries")) route.retries = readRetries(r_, *v);
   if (auto v = r_.optional(item, "host_rewrite")) {
     if (auto s = r_.nonEmptyString(*v)) {
       if (isAuthority(*s))
