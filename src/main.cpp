@@ -1,9 +1,14 @@
 // weir: command line (nginx conventions), config loading, then the Server.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "admin/admin_api.h"
+#include "admin/admin_server.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "proxy/snapshot.h"
@@ -77,5 +82,36 @@ int main(int argc, char** argv) {
   }
   if (!config) return 1;
   weir::server::Server server(config);
-  return server.run();
+
+  // The admin endpoint runs on the control loop. Its socket is opened first, so that a bad
+  // address stops start-up; the server is started by the hook once the workers run.
+  weir::admin::AdminApi admin_api(server);
+  std::unique_ptr<weir::admin::AdminServer> admin;
+  int admin_fd = -1;
+  if (config->admin) {
+    auto fd = weir::admin::AdminServer::openSocket(config->admin->listen);
+    if (!fd) {
+      weir::log::error("admin: ", fd.error().detail);
+      return 1;
+    }
+    admin_fd = *fd;
+    server.setHooks(
+        [&](weir::server::Server& s) {
+          auto started = weir::admin::AdminServer::start(s.loop(), std::exchange(admin_fd, -1),
+                                                         admin_api.handler());
+          if (!started) {
+            weir::log::error(started.error().detail);
+            return;
+          }
+          admin = std::move(*started);
+          weir::log::notice("admin on ", admin->address().str());
+        },
+        [&] {
+          if (admin) admin->close();
+          admin.reset();
+        });
+  }
+  int rc = server.run();
+  if (admin_fd >= 0) ::close(admin_fd);  // the server never started
+  return rc;
 }

@@ -207,20 +207,24 @@ class Loader {
   void readBalancing(const Item& item, Upstream& u) {
     static constexpr std::string_view kPolicies[] = {"round_robin", "least_conn", "random", "p2c",
                                                      "ewma", "ring_hash", "maglev", "first"};
+    bool policy_known = true;
     if (auto v = r_.optional(item, "balance")) {
+      policy_known = false;
       if (auto s = r_.string(*v)) {
-        if (std::find(std::begin(kPolicies), std::end(kPolicies), *s) == std::end(kPolicies))
+        if (std::find(std::begin(kPolicies), std::end(kPolicies), *s) == std::end(kPolicies)) {
           r_.fail(*v, "must be one of round_robin, least_conn, random, p2c, ewma, ring_hash, "
                       "maglev, first; got '" + *s + "'");
-        else
+        } else {
           u.balance = *s;
+          policy_known = true;
+        }
       }
     }
     if (auto v = r_.optional(item, "hash_key")) {
       if (auto s = r_.nonEmptyString(*v)) {
         if (auto key = parseHashKey(*s)) {
           u.hash_key = std::move(*key);
-          if (u.balance != "ring_hash" && u.balance != "maglev")
+          if (policy_known && u.balance != "ring_hash" && u.balance != "maglev")
             r_.fail(*v, "hash_key needs balance: ring_hash or maglev");
         } else {
           r_.fail(*v, "must be client_ip, uri, header:NAME, cookie:NAME or query:NAME, got '" +

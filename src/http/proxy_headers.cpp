@@ -91,31 +91,40 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
     appendHeader(out, f.name, f.value);
   }
   if (!has_host && !info.host.empty()) appendHeader(out, "Host", info.host);
-  // X-Forwarded-For: every earlier value (all fields, in order), then the client.
-  out.append("X-Forwarded-For: ");
-  bool first = true;
-  for (const auto& f : req.headers) {
-    if (!iequals(f.name, "x-forwarded-for")) continue;
+  // The fields weir adds itself, unless the route sets or removes them.
+  auto own = [&](std::string_view name) { return !info.edits || !info.edits->drops(name); };
+  if (own("x-forwarded-for")) {
+    // X-Forwarded-For: every earlier value (all fields, in order), then the client.
+    out.append("X-Forwarded-For: ");
+    bool first = true;
+    for (const auto& f : req.headers) {
+      if (!iequals(f.name, "x-forwarded-for")) continue;
+      if (!first) out.append(", ");
+      out.append(f.value);
+      first = false;
+    }
     if (!first) out.append(", ");
-    out.append(f.value);
-    first = false;
+    out.append(info.client_ip);
+    out.append("\r\n");
   }
-  if (!first) out.append(", ");
-  out.append(info.client_ip);
-  out.append("\r\n");
-  appendHeader(out, "X-Forwarded-Proto", info.proto);
-  if (!info.forwarded_host.empty()) {
-    appendHeader(out, "X-Forwarded-Host", info.forwarded_host);
-  } else if (const std::string* host = req.find("host")) {
-    appendHeader(out, "X-Forwarded-Host", *host);
+  if (own("x-forwarded-proto")) appendHeader(out, "X-Forwarded-Proto", info.proto);
+  if (own("x-forwarded-host")) {
+    if (!info.forwarded_host.empty()) {
+      appendHeader(out, "X-Forwarded-Host", info.forwarded_host);
+    } else if (const std::string* host = req.find("host")) {
+      appendHeader(out, "X-Forwarded-Host", *host);
+    }
   }
-  out.append("Via: ");
-  if (via) {
-    out.append(*via);
-    out.append(", ");
+  if (own("via")) {
+    out.append("Via: ");
+    if (via) {
+      out.append(*via);
+      out.append(", ");
+    }
+    out.append(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   }
-  out.append(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
-  if (!has_request_id) appendHeader(out, "X-Request-Id", info.request_id);
+  if (!has_request_id && own("x-request-id"))
+    appendHeader(out, "X-Request-Id", info.request_id);
   appendEdits(out, info.edits);
   if (req.upgrade) {
     if (const std::string* up = req.find("upgrade")) appendHeader(out, "Upgrade", *up);
@@ -153,12 +162,14 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
     appendHeader(out, f.name, f.value);
   }
   appendEdits(out, edits);
-  out.append("Via: ");
-  if (via) {
-    out.append(*via);
-    out.append(", ");
+  if (!edits || !edits->drops("via")) {
+    out.append("Via: ");
+    if (via) {
+      out.append(*via);
+      out.append(", ");
+    }
+    out.append(resp.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   }
-  out.append(resp.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   if (switching) {
     out.append("Connection: upgrade\r\n");
   } else if (!keep_alive) {

@@ -25,6 +25,8 @@ class EventLoop {
   /// Runs until no handle is left active; then closes the loop. Returns uv_loop_close()'s result.
   int run();
   bool isThisThread() const { return std::this_thread::get_id() == owner_; }
+  /// The calling thread owns the loop from now on (call first thing on a worker thread).
+  void adoptThread() { owner_ = std::this_thread::get_id(); }
 
   /// Thread-safe: `fn` runs on this loop's thread. Coalesced wake-ups drain the whole queue.
   void post(std::function<void()> fn);

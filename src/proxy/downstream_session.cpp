@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "balance/hash.h"
+#include "health/retry_policy.h"
 #include "http/http_date.h"
 #include "proxy/request_key.h"
 #include "routing/route_actions.h"
@@ -317,7 +318,13 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   if (route.redirect) {
     routing::RedirectParts parts;
     parts.scheme = "http";
+    // {host} is the name without the port; an IPv6 literal keeps its brackets (RFC 3986).
+    std::string bracketed;
     parts.host = routing::hostOf(route_host);
+    if (parts.host.find(':') != std::string_view::npos) {
+      bracketed = "[" + std::string(parts.host) + "]";
+      parts.host = bracketed;
+    }
     parts.uri = target;
     parts.path = path;
     parts.query = query;
@@ -482,6 +489,8 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   if (up.hash_key) {
     if (auto key = requestKey(*up.hash_key, req, client_ip_)) hash_ = balance::hashKey(*key);
   }
+  cluster_->retryBudget().requestStarted();
+  budget_counted_ = true;
   sticky_value_.clear();
   if (up.sticky) {
     if (auto cookie = findCookie(req, up.sticky->cookie)) sticky_value_ = std::string(*cookie);
@@ -496,6 +505,11 @@ void DownstreamSession::connectAttempt(bool reuse) {
   if (!endpoint_) {
     const bool none = tried_.empty();
     countFailure(FailureReason::NoServer);
+    if (none && cluster_->panicked()) {
+      failUpstream(503, "every server of upstream " + cluster_->config().name +
+                            " is unhealthy (panic: fail_closed)");
+      return;
+    }
     failUpstream(none ? 503 : 502,
                  none ? "no upstream server available" : "no upstream server left to try");
     return;
@@ -536,9 +550,13 @@ void DownstreamSession::onUpstreamConnected(int status) {
               ": connect failed: ", uv_strerror(status));
     ++endpoint_->connect_failures;
     countFailure(FailureReason::ConnectFailure);
-    finishAttempt(false);
-    retireUpstream();
-    connectAttempt();  // nothing was sent: another server may take it
+    if (!retryConfig()) {
+      finishAttempt(false);
+      retireUpstream();
+      connectAttempt();  // nothing was sent: another server may take it
+    } else if (!retry(health::Failure::ConnectFailure, 0, "connect failed")) {
+      failUpstream(502, "upstream " + cluster_->config().name + ": connect failed");
+    }
     return;
   }
   upstream_->stream.setNoDelay(true);
@@ -552,6 +570,77 @@ void DownstreamSession::onUpstreamReady() {
   upstream_timer_.start(upstream_timeouts_.response, [this] { onUpstreamTimeout(); });
 }
 
+const config::Retries* DownstreamSession::retryConfig() const {
+  if (route_ && route_->retries) return &*route_->retries;
+  if (cluster_ && cluster_->config().retries) return &*cluster_->config().retries;
+  return nullptr;
+}
+
+bool DownstreamSession::retriesOnStatus(int status) const {
+  const config::Retries* rc = retryConfig();
+  if (!rc) return false;
+  for (int s : rc->on_statuses)
+    if (s == status) return true;
+  return false;
+}
+
+// Decides (health::decide) whether the failed attempt is tried again on another server; if so,
+// schedules it after the backoff and returns true. Never replays what may have had effects: a
+// request whose bytes reached the server is retried only when idempotent and fully buffered.
+bool DownstreamSession::retry(health::Failure failure, int status, const std::string& why) {
+  const config::Retries* rc = retryConfig();
+  if (!rc || phase_ != Phase::Exchange || response_started_) return false;
+  health::RetryConfig conf;
+  conf.attempts = rc->attempts;
+  conf.on = 0;
+  if (rc->on_connect_failure) conf.on |= health::mask(health::RetryOn::ConnectFailure);
+  if (rc->on_timeout) conf.on |= health::mask(health::RetryOn::Timeout);
+  if (rc->on_reset) conf.on |= health::mask(health::RetryOn::Reset);
+  for (int s : rc->on_statuses) {
+    if (s == 502) conf.on |= health::mask(health::RetryOn::Status502);
+    if (s == 503) conf.on |= health::mask(health::RetryOn::Status503);
+    if (s == 504) conf.on |= health::mask(health::RetryOn::Status504);
+  }
+  conf.budget_ratio = rc->budget;
+  conf.backoff_ms = static_cast<uint64_t>(rc->backoff.count());
+  conf.max_retry_body = rc->max_retry_body;
+  const http::MessageHead& req = request_parser_.head();
+  health::AttemptFacts facts;
+  facts.failure = failure;
+  facts.status = status;
+  facts.request_bytes_sent = sent_upstream_;
+  facts.method = req.method;
+  facts.has_idempotency_key = req.find("idempotency-key") != nullptr;
+  facts.body_bytes = request_body_bytes_;
+  facts.body_buffered = replayable_ && request_done_;
+  facts.retries_done = retries_done_;
+  const health::RetryVerdict verdict = health::decide(conf, facts, cluster_->retryBudget());
+  if (verdict != health::RetryVerdict::Retry) {
+    if (retries_done_ > 0 || verdict != health::RetryVerdict::NotConfigured)
+      log::info("upstream ", cluster_->config().name, ": ", why, "; not retried (",
+                health::retryVerdictName(verdict), ")");
+    return false;
+  }
+  log::info("upstream ", cluster_->config().name, ": ", why, "; retrying on another server");
+  finishAttempt(false);
+  retireUpstream();
+  if (sent_upstream_) upstream_out_ = request_head_ + replay_body_;
+  sent_upstream_ = false;
+  ++retries_done_;
+  if (!retry_counted_) {
+    cluster_->retryBudget().retryStarted();
+    retry_counted_ = true;
+  }
+  const uint64_t delay = health::backoffMs(conf, retries_done_, ctx_.requestIds().random());
+  upstream_timer_.start(std::chrono::milliseconds(delay), [this] {
+    connectAttempt();
+    flushUpstream();
+    flushClient();
+    updateFlow();
+  });
+  return true;
+}
+
 void DownstreamSession::onUpstreamTimeout() {
   if (!upstream_) return;
   const upstream::Endpoint& ep = endpoint_->ep;
@@ -563,12 +652,17 @@ void DownstreamSession::onUpstreamTimeout() {
     log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": connect timed out");
     ++endpoint_->connect_failures;
     countFailure(FailureReason::ConnectFailure);
-    finishAttempt(false);
-    retireUpstream();
-    connectAttempt();
+    if (!retryConfig()) {
+      finishAttempt(false);
+      retireUpstream();
+      connectAttempt();
+    } else if (!retry(health::Failure::ConnectFailure, 0, "connect timed out")) {
+      failUpstream(502, "upstream " + cluster_->config().name + ": connect timed out");
+    }
   } else if (!response_started_) {
     countFailure(FailureReason::UpstreamTimeout);
-    failUpstream(504, "upstream server " + ep.name + " timed out");
+    const std::string why = "upstream server " + ep.name + " timed out";
+    if (!retry(health::Failure::Timeout, 0, why)) failUpstream(504, why);
   } else {
     log::warn("upstream ", cluster_->config().name, " server ", ep.name,
               ": timed out in the middle of the response");
@@ -594,6 +688,14 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
   while (len > 0) {
     auto out = parser.execute(data, len);
     if (out.status == http::HttpParser::Status::NeedMore) return;
+    if (out.status == http::HttpParser::Status::Error && retry_status_) {
+      const int status = std::exchange(retry_status_, 0);
+      const std::string why =
+          "upstream server " + endpoint_->ep.name + " answered " + std::to_string(status);
+      upstream_status_ = status;
+      if (!retry(health::Failure::Status, status, why)) failUpstream(status, why);
+      return;
+    }
     if (out.status == http::HttpParser::Status::Error) {
       countFailure(FailureReason::BadResponse);
       failUpstream(502, "invalid response from upstream server " + endpoint_->ep.name + ": " +
@@ -657,7 +759,9 @@ void DownstreamSession::onUpstreamEnd(int status) {
   }
   countFailure(FailureReason::UpstreamReset);
   if (!response_started_) {
-    failUpstream(502, "upstream server " + ep.name + " " + why + " before a complete response");
+    const std::string reason =
+        "upstream server " + ep.name + " " + why + " before a complete response";
+    if (!retry(health::Failure::Reset, 0, reason)) failUpstream(502, reason);
   } else {
     log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": ", why,
               " in the middle of the response; closing the client connection");
@@ -678,6 +782,11 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
       return false;
     }
     tunnel_ = true;
+  }
+  if (h.status >= 500 && retryConfig() && retriesOnStatus(h.status)) {
+    retry_status_ = h.status;  // decided in onUpstreamRead, outside the parser
+    p.fail(502, "retrying");
+    return false;
   }
   status_ = h.status;
   upstream_status_ = h.status;
@@ -846,6 +955,12 @@ void DownstreamSession::armIdleTimer() {
 }
 
 void DownstreamSession::resetExchange() {
+  if (cluster_ && budget_counted_) cluster_->retryBudget().requestFinished();
+  if (cluster_ && retry_counted_) cluster_->retryBudget().retryFinished();
+  budget_counted_ = retry_counted_ = false;
+  retries_done_ = 0;
+  retry_status_ = 0;
+  sent_upstream_ = false;
   snapshot_.reset();
   route_ = nullptr;
   route_view_ = nullptr;
@@ -927,6 +1042,14 @@ void DownstreamSession::finishAttempt(bool ok) {
   const auto latency = std::chrono::microseconds((uv_hrtime() - attempt_start_ns_) / 1000);
   cluster_->onFinish(*endpoint_, latency, ok);
   if (ok) endpoint_->traffic.response(upstream_status_);
+  if (const auto& passive = cluster_->config().passive) {
+    bool failed = !ok;
+    for (int s : passive->failure_statuses)
+      if (ok && upstream_status_ == s) failed = true;
+    if (failed || endpoint_->last_failed)
+      ctx_.reportPassive(cluster_->config().name, endpoint_->ep.name, failed);
+    endpoint_->last_failed = failed;
+  }
   endpoint_.reset();
 }
 
@@ -944,6 +1067,7 @@ void DownstreamSession::flushClient() {
 
 void DownstreamSession::flushUpstream() {
   if (upstream_out_.empty() || !upstreamOpen()) return;
+  sent_upstream_ = true;
   if (!upstream_->stream.write(std::string_view(upstream_out_))) {
     upstream_out_.clear();
     onUpstreamEnd(UV_EPIPE);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "balance/balancer.h"
+#include "health/retry_policy.h"
 #include "http/parser.h"
 #include "http/proxy_headers.h"
 #include "net/tcp_stream.h"
@@ -70,6 +71,9 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void finishResponse(bool reusable);
   void failUpstream(int status, const std::string& reason);
   void retireUpstream();
+  const config::Retries* retryConfig() const;
+  bool retriesOnStatus(int status) const;
+  bool retry(health::Failure failure, int status, const std::string& why);
   void enterTunnel();
 
   // Both.
@@ -119,6 +123,11 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   const RouteView* route_view_ = nullptr;   // likewise
   config::UpstreamTimeouts upstream_timeouts_;  // the route's, else the upstream's
   std::string rewritten_target_;
+  uint32_t retries_done_ = 0;
+  int retry_status_ = 0;         // a 5xx being discarded for a retry
+  bool sent_upstream_ = false;   // bytes of this attempt were written upstream
+  bool budget_counted_ = false;  // counted in the cluster's retry budget
+  bool retry_counted_ = false;
   std::optional<uint64_t> hash_;  // request key for hashing policies
   std::string sticky_value_;      // the sticky cookie the request carried
   uint64_t attempt_start_ns_ = 0;

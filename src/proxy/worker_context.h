@@ -46,6 +46,7 @@ class RequestIdGenerator {
  public:
   explicit RequestIdGenerator(uint64_t seed) : rng_(seed) {}
   void next(char out[32]);
+  uint64_t random() { return rng_(); }
 
  private:
   std::mt19937_64 rng_;
@@ -65,6 +66,9 @@ class WorkerContext {
   /// Do not keep the pointer across events: a reload replaces the table.
   virtual ListenerStats* listenerStats(std::string_view name) = 0;
   virtual RequestIdGenerator& requestIds() = 0;
+  /// A real request to `server` failed (or succeeded after a failure): for outlier detection.
+  virtual void reportPassive(const std::string& upstream, const std::string& server,
+                             bool failed) = 0;
   /// True once shutdown began: finish the exchange in flight, then close.
   virtual bool draining() const = 0;
   /// The session closed; the worker forgets it and frees it at a safe point.

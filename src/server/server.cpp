@@ -120,8 +120,23 @@ int Server::run() {
   for (size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(static_cast<int>(i), snapshot_, fds[i],
                                                 access_log_.get(), &open_connections_));
+    workers_.back()->setPassiveSink([this](std::string upstream, std::string server, bool failed) {
+      loop_.post([this, upstream = std::move(upstream), server = std::move(server), failed] {
+        if (health_) health_->onPassiveResult(upstream, server, failed);
+      });
+    });
     workers_.back()->start();
   }
+  configureAlerts();
+  health_ = std::make_unique<HealthChecker>(
+      loop_,
+      [this](alerts::StateChange change) {
+        if (alert_sender_) alert_sender_->submit(std::move(change));
+      },
+      [this](std::shared_ptr<const health::HealthView> view) {
+        for (auto& w : workers_) w->applyHealth(view);
+      });
+  health_->configure(snapshot_);
   last_reload_ = ReloadResult{true, snapshot_->generation, {}, started_at_ms_};
   pid_file_ = config_->pid_file == "off" ? "" : config_->pid_file;
   if (!pid_file_.empty()) {
@@ -185,6 +200,8 @@ ReloadResult Server::attemptReload() {
   config_ = config;
   snapshot_ = *snapshot;
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->adopt(snapshot_, std::move(fds[i]));
+  configureAlerts();
+  if (health_) health_->configure(snapshot_);
   result.ok = true;
   result.generation = snapshot_->generation;
   last_reload_ = result;
@@ -231,11 +248,42 @@ void Server::beginShutdown() {
     loop_.post([this] {
       if (on_stop_) on_stop_();
       if (notifier_) notifier_->close();
+      if (health_) health_->close();
       for (auto& s : signals_) net::closeHandle(s);
       signals_.clear();
       loop_.closeInternalHandles();
     });
   });
+}
+
+void Server::configureAlerts() {
+  if (!config_->alerts) {
+    alert_sender_.reset();
+    return;
+  }
+  alerts::AlertsConfig ac;
+  const config::Alerts& a = *config_->alerts;
+  ac.batch_ms = static_cast<uint64_t>(a.batch.count());
+  if (a.email) {
+    alerts::EmailConfig e;
+    e.url = a.email->url;
+    e.from = a.email->from;
+    e.to = a.email->to;
+    e.username = a.email->username;
+    e.password = a.email->password;
+    e.starttls = a.email->starttls;
+    ac.email = std::move(e);
+  }
+  if (a.webhook) {
+    alerts::WebhookConfig w;
+    w.url = a.webhook->url;
+    ac.webhook = std::move(w);
+  }
+  if (alert_sender_) {
+    alert_sender_->reconfigure(std::move(ac));
+  } else {
+    alert_sender_ = std::make_unique<alerts::AlertSender>(std::move(ac));
+  }
 }
 
 void Server::onSignal(int signum) {

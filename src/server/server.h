@@ -16,6 +16,8 @@
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
 #include "server/stats_report.h"
+#include "alerts/alert_sender.h"
+#include "server/health_checker.h"
 #include "server/systemd_notifier.h"
 #include "server/worker.h"
 
@@ -59,12 +61,18 @@ class Server {
   const ReloadResult& lastReload() const { return last_reload_; }
   uint64_t reloadFailures() const { return reload_failures_; }
   bool ready() const { return ready_ && !stopping_; }
+  /// Health state of a server for reports: healthy, unhealthy, ejected or unknown.
+  std::string healthOf(const std::string& upstream, const std::string& server) const {
+    return health_ ? health_->stateOf(upstream, server) : "unknown";
+  }
+  const alerts::AlertSender* alertSender() const { return alert_sender_.get(); }
   uint64_t startedAtUnixMs() const { return started_at_ms_; }
 
  private:
   bool openListeners(const proxy::Snapshot& snapshot, const proxy::Snapshot* previous,
                      std::vector<ListenFds>& fds);
   void onSignal(int signum);
+  void configureAlerts();
   ReloadResult attemptReload();
 
   std::shared_ptr<const config::Config> config_;
@@ -82,6 +90,8 @@ class Server {
   bool ready_ = false;
   bool stopping_ = false;
   std::unique_ptr<SystemdNotifier> notifier_;
+  std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<alerts::AlertSender> alert_sender_;
   std::function<void(Server&)> on_start_;
   std::function<void()> on_stop_;
   std::thread joiner_;  // waits for the workers after a shutdown signal

@@ -49,6 +49,7 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snapshot, ListenFds fd
 }
 
 void Worker::run() {
+  loop_.adoptThread();
   auto first = snapshot_;
   snapshot_.reset();
   applySnapshot(std::move(first), std::move(initial_fds_));
@@ -104,6 +105,8 @@ void Worker::applySnapshot(std::shared_ptr<const proxy::Snapshot> snapshot, List
   for (auto& old : clusters_)
     if (old) old->closeIdle();  // removed upstreams: exchanges in flight keep them alive
   clusters_ = std::move(clusters);
+  if (health_)
+    for (auto& c : clusters_) c->applyHealth(*health_);
 
   std::vector<proxy::ListenerStats> stats;
   for (const auto& lv : snapshot->listeners) {
@@ -131,6 +134,14 @@ void Worker::applySnapshot(std::shared_ptr<const proxy::Snapshot> snapshot, List
   }
   for (auto& [name, fd] : fds) openListener(name, fd);
   snapshot_ = std::move(snapshot);
+}
+
+void Worker::applyHealth(std::shared_ptr<const health::HealthView> view) {
+  loop_.post([this, view = std::move(view)] {
+    if (health_ && view->generation <= health_->generation) return;
+    health_ = view;
+    for (auto& c : clusters_) c->applyHealth(*health_);
+  });
 }
 
 std::shared_ptr<upstream::Cluster> Worker::cluster(const proxy::Snapshot& snap, size_t index) {

@@ -15,6 +15,7 @@
 #include "net/timer.h"
 #include "proxy/downstream_session.h"
 #include "proxy/worker_context.h"
+#include "health/health_view.h"
 #include "server/stats_report.h"
 
 namespace weir::server {
@@ -38,6 +39,12 @@ class Worker final : public proxy::WorkerContext {
   /// not have yet; listeners absent from the snapshot stop accepting.
   void adopt(std::shared_ptr<const proxy::Snapshot> snapshot, ListenFds fds);
 
+  /// Thread-safe: the control thread's latest health verdicts.
+  void applyHealth(std::shared_ptr<const health::HealthView> view);
+  /// Where passive results go (called on this worker's thread; must post to the control loop).
+  using PassiveSink = std::function<void(std::string upstream, std::string server, bool failed)>;
+  void setPassiveSink(PassiveSink sink) { passive_sink_ = std::move(sink); }
+
   // Worker thread only.
   StatsReport report() const;
   upstream::Cluster* findCluster(std::string_view name);
@@ -51,6 +58,10 @@ class Worker final : public proxy::WorkerContext {
   proxy::ListenerStats* listenerStats(std::string_view name) override;
   proxy::RequestIdGenerator& requestIds() override { return request_ids_; }
   bool draining() const override { return draining_; }
+  void reportPassive(const std::string& upstream, const std::string& server,
+                     bool failed) override {
+    if (passive_sink_) passive_sink_(upstream, server, failed);
+  }
   void sessionClosed(proxy::DownstreamSession* session) override;
 
  private:
@@ -84,6 +95,8 @@ class Worker final : public proxy::WorkerContext {
   std::unique_ptr<net::Timer> grace_timer_;
   bool draining_ = false;
   bool finished_ = false;
+  std::shared_ptr<const health::HealthView> health_;
+  PassiveSink passive_sink_;
   std::thread thread_;
 };
 

@@ -112,12 +112,28 @@ std::shared_ptr<EndpointState> Cluster::pick(const balance::EndpointSet& tried,
                                              std::optional<uint64_t> hash) {
   if (ramping_) applySlowStart(loop_.now());
   excluded_.clear();
+  panicked_ = false;
   bool any = false;
+  bool unhealthy_only = false;  // some untried server is usable but for its health
   for (const auto& e : endpoints_) {
     if (tried.test(e->index) || !e->available()) {
       excluded_.set(e->index);
+      if (!tried.test(e->index) && e->usable()) unhealthy_only = true;
     } else {
       any = true;
+    }
+  }
+  if (!any && unhealthy_only) {
+    // Panic: every usable server is unhealthy. fail_open balances over them as if healthy
+    // (Envoy's panic threshold); fail_closed answers 503 at once.
+    if (!config_->panic_fail_open) {
+      panicked_ = true;
+      return nullptr;
+    }
+    excluded_.clear();
+    for (const auto& e : endpoints_) {
+      if (tried.test(e->index) || !e->usable()) excluded_.set(e->index);
+      else any = true;
     }
   }
   if (!any) return nullptr;
@@ -234,6 +250,27 @@ void Cluster::setWeight(EndpointState& ep, int weight) {
   ep.weight_overridden = weight > 0;
   ep.weight = weight > 0 ? weight : ep.ep.weight;
   rebuildBalancer();
+}
+
+}  // namespace weir::upstream
+
+namespace weir::upstream {
+
+void Cluster::applyHealth(const health::HealthView& view) {
+  const health::HealthView::Upstream* u = view.findUpstream(config_->name);
+  for (auto& e : endpoints_) {
+    bool healthy = true;
+    if (u) {
+      for (const auto& s : u->servers)
+        if (s.name == e->ep.name) healthy = s.health != health::EndpointHealth::Unhealthy;
+    }
+    if (healthy && !e->healthy) {
+      e->available_since_ms = loop_.now();
+      ramping_ = config_->slow_start.count() > 0;
+    }
+    e->healthy = healthy;
+    if (!healthy) closeIdle(*e);
+  }
 }
 
 }  // namespace weir::upstream

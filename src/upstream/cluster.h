@@ -12,6 +12,8 @@
 
 #include "balance/balancer.h"
 #include "config/config.h"
+#include "health/health_view.h"
+#include "health/retry_policy.h"
 #include "net/timer.h"
 #include "upstream/endpoint_state.h"
 
@@ -63,6 +65,11 @@ class Cluster : private net::TcpStream::Handler {
   void setWeight(EndpointState& ep, int weight);
 
   http::ParseLimits parseLimits() const { return limits_; }
+  health::RetryBudget& retryBudget() { return retry_budget_; }
+  /// The last pick found every usable server unhealthy and the upstream fails closed.
+  bool panicked() const { return panicked_; }
+  /// Adopts the control thread's health verdicts for this upstream's servers.
+  void applyHealth(const health::HealthView& view);
 
  private:
   void onRead(net::TcpStream& s, const char*, size_t) override { drop(s); }
@@ -81,7 +88,9 @@ class Cluster : private net::TcpStream::Handler {
   std::unique_ptr<balance::Balancer> balancer_;
   balance::EndpointSet excluded_;  // scratch for pick(): tried + unavailable
   uint64_t seed_;
-  bool ramping_ = false;  // some endpoint is inside its slow-start window
+  bool ramping_ = false;
+  bool panicked_ = false;
+  health::RetryBudget retry_budget_;  // some endpoint is inside its slow-start window
   net::Timer sweep_timer_;
   http::ParseLimits limits_;
 };

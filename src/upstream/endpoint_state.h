@@ -36,6 +36,8 @@ struct EndpointState {
   bool weight_overridden = false;
   uint32_t in_flight = 0;
   uint64_t available_since_ms = 0;  // when it last became available (slow start)
+  bool healthy = true;               // per the control thread's HealthView
+  bool last_failed = false;          // the last exchange failed (passive checks)
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // LIFO
 
   TrafficCounters traffic;
@@ -44,6 +46,10 @@ struct EndpointState {
   LatencyHistogram latency;       // request start to response end, for completed exchanges
 
   bool available() const {
+    return healthy && usable();
+  }
+  /// Available but for health: what panic mode falls back to.
+  bool usable() const {
     return !removed && admin == AdminState::Enabled &&
            (ep.max_conns == 0 || in_flight < ep.max_conns);
   }

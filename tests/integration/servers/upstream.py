@@ -3,7 +3,10 @@
 strict request framing (anything malformed that weir sends is recorded in /__stats "errors").
 
 Run: upstream.py --name a [--host 127.0.0.1] [--port 0] [--ready-file F] [--idle-timeout 60]
+                  [--delay-ms 0]
 Once listening it writes its port to --ready-file. Every response carries `X-Upstream: <name>`.
+--delay-ms N (or GET /__delay?ms=N at any time) waits N ms before answering every request other
+than the control endpoints: a uniformly slow server among fast ones, for balancing tests.
 
 Endpoints (query parameters in brackets):
   /echo [close=1]        JSON: server, method, path, version, headers (list of pairs), body_length,
@@ -22,7 +25,8 @@ Endpoints (query parameters in brackets):
                          the next request on the same connection instead)
   /ws                    WebSocket (RFC 6455) handshake, then echoes every frame
   /__stats               JSON counters (see Stats.snapshot); /__reset zeroes them
-Connections whose first request is /__stats or /__reset are not counted anywhere.
+  /__delay ms=N          from now on, wait N ms before answering each counted request
+Connections whose first request is a control endpoint (/__...) are not counted anywhere.
 """
 import argparse
 import base64
@@ -92,6 +96,7 @@ class Stats:
 
 
 STATS = Stats()
+DELAY_MS = 0  # added to every non-control request (--delay-ms, /__delay)
 
 
 class Peer:
@@ -281,6 +286,9 @@ class Handler(socketserver.BaseRequestHandler):
     idle_timeout = 60.0
 
     def setup(self):
+        # Heads and bodies go out in separate writes: without TCP_NODELAY, Nagle holds the body
+        # until weir's delayed ACK (~40 ms), and every "fast" response would take that long.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.peer = Peer(self.request)
         self.control = None  # None until the first request says which kind of connection this is
         with STATS.lock:
@@ -391,6 +399,8 @@ class Handler(socketserver.BaseRequestHandler):
         handler = getattr(self, "do_" + req.path.strip("/").replace("/", "_"), None)
         if req.path not in ("/upload", "/continue", "/ws"):
             read_body(self.peer, req)
+        if not self.control and DELAY_MS > 0:
+            time.sleep(DELAY_MS / 1000)
         if handler is None:
             return self.respond(req, 404, b"no such endpoint\n", [("Content-Type", "text/plain")])
         return handler(req)
@@ -399,6 +409,11 @@ class Handler(socketserver.BaseRequestHandler):
         with STATS.lock:
             snap = STATS.snapshot()
         return self.respond_json(req, snap)
+
+    def do___delay(self, req):
+        global DELAY_MS
+        DELAY_MS = int(req.query.get("ms", "0"))
+        return self.respond_json(req, {"delay_ms": DELAY_MS})
 
     def do___reset(self, req):
         with STATS.lock:
@@ -577,10 +592,13 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ready-file")
     ap.add_argument("--idle-timeout", type=float, default=60.0)
+    ap.add_argument("--delay-ms", type=int, default=0)
     args = ap.parse_args()
 
     Handler.server_name = args.name
     Handler.idle_timeout = args.idle_timeout
+    global DELAY_MS
+    DELAY_MS = args.delay_ms
     if ":" in args.host:
         Server.address_family = socket.AF_INET6
     server = Server((args.host, args.port), Handler)

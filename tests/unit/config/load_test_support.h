@@ -30,7 +30,8 @@ using Errors = std::vector<std::string>;
 inline Config load(std::string_view text) {
   LoadResult r = loadString(yaml(text), "t.yaml");
   for (const ConfigError& e : r.errors) ADD_FAILURE() << e.str();
-  return r.config.value_or(Config{});
+  if (!r.config) return Config{};
+  return std::move(*r.config);
 }
 
 // A minimal valid config, for tests that only care about the sections appended to it.

@@ -286,9 +286,9 @@ listeners:
             X-Ok: 1
 )"),
             (Errors{
-                "t.yaml:5:27: listeners[0].routes[0].respond.status: must be 100..599, got 99",
+                "t.yaml:5:27: listeners[0].routes[0].respond.status: must be 200..599, got 99",
                 "t.yaml:5:37: listeners[0].routes[0].respond.body: must be a string",
-                "t.yaml:6:27: listeners[0].routes[1].respond.status: must be 100..599, got 600",
+                "t.yaml:6:27: listeners[0].routes[1].respond.status: must be 200..599, got 600",
                 "t.yaml:6:41: listeners[0].routes[1].respond.headers: must be a mapping",
                 "t.yaml:9:13: listeners[0].routes[2].respond.headers.Bad Name: not a valid header "
                 "name",
