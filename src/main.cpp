@@ -6,12 +6,15 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "admin/admin_api.h"
 #include "admin/admin_server.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "proxy/snapshot.h"
+#include "routing/request_view.h"
+#include "server/pid_file.h"
 #include "server/server.h"
 
 #ifndef WEIR_VERSION
@@ -24,12 +27,89 @@ constexpr const char* kDefaultConfig = "/etc/weir/weir.yaml";
 
 void usage(FILE* out) {
   std::fprintf(out,
-               "Usage: weir [-c FILE] [-t] [-v] [-h]\n"
+               "Usage: weir [-c FILE] [-t] [-s stop|quit|reopen|reload] [-v] [-h]\n"
+               "       weir --explain -c FILE 'METHOD URL' [-H 'Name: value']...\n"
                "  -c FILE      use this configuration file (default %s)\n"
                "  -t           test the configuration and exit (0 when valid)\n"
+               "  -s SIGNAL    signal the running instance (through its pid file); reload waits\n"
+               "               for the outcome and exits 1 when the new config was refused\n"
+               "  --explain    show which route a request would take, and why not the others\n"
                "  -v, --version  print the version and exit\n"
                "  -h, --help   print this help and exit\n",
                kDefaultConfig);
+}
+
+/// `weir --explain`: which listener and route a request would take and why the routes before
+/// it did not match, then the upstream and policy that would serve it.
+int explain(const weir::config::Config& config, const std::string& request,
+            const std::vector<std::string>& headers) {
+  const size_t space = request.find(' ');
+  if (space == std::string::npos) {
+    std::fprintf(stderr, "weir: --explain takes 'METHOD URL', e.g. 'GET http://host/path'\n");
+    return 2;
+  }
+  const std::string method = request.substr(0, space);
+  std::string url = request.substr(space + 1);
+  std::string authority;
+  std::string target = url;
+  if (size_t scheme = url.find("://"); scheme != std::string::npos) {
+    size_t start = scheme + 3;
+    size_t end = url.find_first_of("/?", start);
+    authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    target = end == std::string::npos ? "/" : url.substr(end);
+  }
+  weir::routing::HeaderList list;
+  for (const auto& h : headers) {
+    size_t colon = h.find(':');
+    if (colon == std::string::npos) continue;
+    size_t v = h.find_first_not_of(" \t", colon + 1);
+    list.add(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
+    if (authority.empty() && weir::routing::iequals(h.substr(0, colon), "host"))
+      authority = h.substr(v == std::string::npos ? h.size() : v);
+  }
+  const size_t q = target.find('?');
+  const std::string path = target.substr(0, q);
+  const std::string query = q == std::string::npos ? "" : target.substr(q + 1);
+  // The listener: the one whose port the URL names, else the first.
+  size_t li = 0;
+  if (size_t colon = authority.rfind(':');
+      colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    const std::string port = authority.substr(colon + 1);
+    for (size_t i = 0; i < config.listeners.size(); ++i)
+      if (std::to_string(config.listeners[i].listen.port) == port) li = i;
+  }
+  auto cfg = std::make_shared<const weir::config::Config>(config);
+  auto snapshot = weir::proxy::Snapshot::build(cfg, 0);
+  if (!snapshot) {
+    std::fprintf(stderr, "weir: %s\n", snapshot.error().detail.c_str());
+    return 1;
+  }
+  const auto& lv = (*snapshot)->listeners[li];
+  std::printf("listener %s (%s)\n", lv.config->name.c_str(), lv.config->listen.text.c_str());
+  const weir::routing::RequestView view{method, authority, path, query, &list};
+  std::printf("%s", lv.routes.explain(view).c_str());
+  auto index = lv.routes.match(view);
+  if (!index) {
+    std::printf("-> 404 (no route)\n");
+    return 0;
+  }
+  const weir::config::Route& route = lv.config->routes[*index];
+  if (route.upstream) {
+    const weir::config::Upstream* up = cfg->findUpstream(*route.upstream);
+    std::printf("-> upstream %s, balance %s", up->name.c_str(), up->balance.c_str());
+    if (up->hash_key) std::printf(" by %s", up->hash_key->text.c_str());
+    std::printf(", servers:");
+    for (const auto& s : up->servers)
+      std::printf(" %s%s", s.address.text.c_str(), s.backup ? " (backup)" : "");
+    if (route.strip_prefix || route.add_prefix || route.rewrite)
+      std::printf("\n   path sent upstream: %s", lv.routes.rewritePath(*index, path).c_str());
+    std::printf("\n");
+  } else if (route.respond) {
+    std::printf("-> answered by weir: %d\n", route.respond->status);
+  } else if (route.redirect) {
+    std::printf("-> redirect %d to %s\n", route.redirect->status, route.redirect->location.c_str());
+  }
+  return 0;
 }
 
 /// Loads and fully checks the config, printing every error. Null on failure.
@@ -53,12 +133,24 @@ std::shared_ptr<const weir::config::Config> load(const std::string& path) {
 int main(int argc, char** argv) {
   std::string path = kDefaultConfig;
   bool test_only = false;
+  std::string signal_name;
+  bool explaining = false;
+  std::string explain_request;
+  std::vector<std::string> explain_headers;
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     if (!std::strcmp(a, "-c") && i + 1 < argc) {
       path = argv[++i];
     } else if (!std::strcmp(a, "-t")) {
       test_only = true;
+    } else if (!std::strcmp(a, "-s") && i + 1 < argc) {
+      signal_name = argv[++i];
+    } else if (!std::strcmp(a, "--explain")) {
+      explaining = true;
+    } else if (!std::strcmp(a, "-H") && i + 1 < argc) {
+      explain_headers.push_back(argv[++i]);
+    } else if (explaining && a[0] != '-' && explain_request.empty()) {
+      explain_request = a;
     } else if (!std::strcmp(a, "-v") || !std::strcmp(a, "--version")) {
       std::printf("weir version %s\n", WEIR_VERSION);
       return 0;
@@ -72,6 +164,23 @@ int main(int argc, char** argv) {
     }
   }
   auto config = load(path);
+  if (explaining) {
+    if (!config) return 1;
+    if (explain_request.empty()) {
+      usage(stderr);
+      return 2;
+    }
+    return explain(*config, explain_request, explain_headers);
+  }
+  if (!signal_name.empty()) {
+    // The pid file comes from the config; a reload with an invalid file would fail anyway.
+    if (!config) return 1;
+    if (config->pid_file.empty() || config->pid_file == "off") {
+      std::fprintf(stderr, "weir: pid_file is off in %s: -s needs it\n", path.c_str());
+      return 1;
+    }
+    return weir::server::signalRunning(config->pid_file, signal_name, 30'000);
+  }
   if (test_only) {
     if (!config) {
       std::fprintf(stderr, "weir: configuration file %s test failed\n", path.c_str());
