@@ -137,6 +137,7 @@ int Server::run() {
         for (auto& w : workers_) w->applyHealth(view);
       });
   health_->configure(snapshot_);
+  configureWatch();
   last_reload_ = ReloadResult{true, snapshot_->generation, {}, started_at_ms_};
   pid_file_ = config_->pid_file == "off" ? "" : config_->pid_file;
   if (!pid_file_.empty()) {
@@ -202,6 +203,7 @@ ReloadResult Server::attemptReload() {
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->adopt(snapshot_, std::move(fds[i]));
   configureAlerts();
   if (health_) health_->configure(snapshot_);
+  configureWatch();
   result.ok = true;
   result.generation = snapshot_->generation;
   last_reload_ = result;
@@ -249,11 +251,52 @@ void Server::beginShutdown() {
       if (on_stop_) on_stop_();
       if (notifier_) notifier_->close();
       if (health_) health_->close();
+      net::closeHandle(watch_);
+      watch_debounce_.reset();
       for (auto& s : signals_) net::closeHandle(s);
       signals_.clear();
       loop_.closeInternalHandles();
     });
   });
+}
+
+// watch: true reloads when the config file changes. The folder is watched, not the file:
+// editors and config management replace files by renaming, which a file watch would lose.
+// Changes are debounced (300 ms) so a burst of writes gives one reload.
+void Server::configureWatch() {
+  if (!config_->watch || stopping_) {
+    net::closeHandle(watch_);
+    watch_debounce_.reset();
+    return;
+  }
+  if (watch_) return;
+  const std::string& file = config_->file;
+  const size_t slash = file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
+  watch_debounce_ = std::make_unique<net::Timer>(loop_);
+  watch_ = new uv_fs_event_t;
+  uv_fs_event_init(loop_.raw(), watch_);
+  watch_->data = this;
+  int rc = uv_fs_event_start(
+      watch_,
+      [](uv_fs_event_t* h, const char* name, int, int status) {
+        auto* self = static_cast<Server*>(h->data);
+        if (!self || status < 0) return;
+        const std::string& path = self->config_->file;
+        const std::string base = path.substr(path.rfind('/') == std::string::npos
+                                                 ? 0
+                                                 : path.rfind('/') + 1);
+        if (name && base != name) return;
+        self->watch_debounce_->start(std::chrono::milliseconds(300), [self] {
+          log::notice("config file changed: reloading ", self->config_->file);
+          self->reload();
+        });
+      },
+      dir.c_str(), 0);
+  if (rc != 0) {
+    log::warn("watch: cannot watch ", dir, ": ", uv_strerror(rc));
+    net::closeHandle(watch_);
+  }
 }
 
 void Server::configureAlerts() {

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "net/event_loop.h"
+#include "net/timer.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
 #include "server/stats_report.h"
@@ -73,6 +74,7 @@ class Server {
                      std::vector<ListenFds>& fds);
   void onSignal(int signum);
   void configureAlerts();
+  void configureWatch();
   ReloadResult attemptReload();
 
   std::shared_ptr<const config::Config> config_;
@@ -91,6 +93,8 @@ class Server {
   bool stopping_ = false;
   std::unique_ptr<SystemdNotifier> notifier_;
   std::unique_ptr<HealthChecker> health_;
+  uv_fs_event_t* watch_ = nullptr;          // the config file's folder, when watch: true
+  std::unique_ptr<net::Timer> watch_debounce_;
   std::unique_ptr<alerts::AlertSender> alert_sender_;
   std::function<void(Server&)> on_start_;
   std::function<void()> on_stop_;
