@@ -122,7 +122,11 @@ std::shared_ptr<const weir::config::Config> load(const std::string& path) {
   auto config = std::make_shared<const weir::config::Config>(std::move(*result.config));
   auto snapshot = weir::proxy::Snapshot::build(config, 0);
   if (!snapshot) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), snapshot.error().detail.c_str());
+    const std::string& detail = snapshot.error().detail;
+    if (detail.rfind(path, 0) == 0)  // already positioned: FILE:LINE:COL: ...
+      std::fprintf(stderr, "%s\n", detail.c_str());
+    else
+      std::fprintf(stderr, "%s: %s\n", path.c_str(), detail.c_str());
     return nullptr;
   }
   return config;

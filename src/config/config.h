@@ -139,10 +139,41 @@ struct Route {
   Position pos;
 };
 
+/// TLS termination on a listener. Certificates are chosen by SNI: exact names, then
+/// wildcards, then the first.
+struct ListenerTls {
+  struct Certificate {
+    std::string cert;  // PEM chain file
+    std::string key;
+  };
+  std::vector<Certificate> certificates;
+  std::string min_version = "1.2";  // 1.2 | 1.3
+  std::string ciphers = "default";
+  std::vector<std::string> alpn = {"http/1.1"};
+  bool session_tickets = true;
+  std::string client_ca;           // mutual TLS when set
+  std::string client_auth = "require";  // require | optional (with client_ca)
+  std::string ocsp_staple;         // DER response file
+  Position pos;
+};
+
 struct Listener {
   std::string name;
   HostPort listen;
   std::vector<Route> routes;  // first match wins
+  std::optional<ListenerTls> tls;
+  bool https_redirect = false;  // plain listener: answer every request with 301 to https://
+  Position pos;
+};
+
+/// TLS to the servers of an upstream.
+struct UpstreamTls {
+  bool enabled = true;
+  bool verify = true;
+  std::string ca_file;      // empty: the system store
+  std::string server_name;  // SNI and verified name; empty: the server's host
+  std::string client_cert;
+  std::string client_key;
   Position pos;
 };
 
@@ -211,6 +242,7 @@ struct Upstream {
   std::optional<Passive> passive;
   bool panic_fail_open = false;         // panic: fail_open | fail_closed (default)
   std::optional<Retries> retries;
+  std::optional<UpstreamTls> tls;
   Keepalive keepalive;
   UpstreamTimeouts timeouts;
   Position pos;

@@ -135,9 +135,10 @@ class Loader {
     Upstream u;
     u.pos = item.pos;
     if (!r_.mapping(item, {"name", "servers", "balance", "hash_key", "slow_start", "sticky",
-                           "health_check", "passive", "panic", "retries", "keepalive",
+                           "health_check", "passive", "panic", "retries", "tls", "keepalive",
                            "timeouts"}))
       return u;
+    if (auto v = r_.optional(item, "tls")) u.tls = readUpstreamTls(*v);
     if (auto v = r_.required(item, "name"))
       if (auto s = r_.nonEmptyString(*v)) u.name = *s;
     if (auto v = r_.required(item, "servers")) {
@@ -266,6 +267,77 @@ class Loader {
     return std::nullopt;
   }
 
+  ListenerTls readListenerTls(const Item& item) {
+    ListenerTls t;
+    t.pos = item.pos;
+    if (!r_.mapping(item, {"certificates", "min_version", "ciphers", "alpn", "session_tickets",
+                           "client_ca", "client_auth", "ocsp_staple"}))
+      return t;
+    if (auto v = r_.required(item, "certificates")) {
+      if (auto entries = r_.sequence(*v, true)) {
+        for (const Item& e : *entries) {
+          if (!r_.mapping(e, {"cert", "key"})) continue;
+          ListenerTls::Certificate c;
+          if (auto x = r_.required(e, "cert"))
+            if (auto s = r_.nonEmptyString(*x)) c.cert = *s;
+          if (auto x = r_.required(e, "key"))
+            if (auto s = r_.nonEmptyString(*x)) c.key = *s;
+          t.certificates.push_back(std::move(c));
+        }
+      }
+    }
+    if (auto v = r_.optional(item, "min_version")) {
+      std::string text = v->node.IsScalar() ? v->node.Scalar() : "";
+      if (text == "1.2" || text == "1.3") t.min_version = text;
+      else r_.fail(*v, "must be \"1.2\" or \"1.3\", got '" + text + "'");
+    }
+    if (auto v = r_.optional(item, "ciphers"))
+      if (auto s = r_.nonEmptyString(*v)) t.ciphers = *s;
+    if (auto v = r_.optional(item, "alpn")) {
+      if (auto entries = r_.sequence(*v, false)) {
+        t.alpn.clear();
+        for (const Item& e : *entries)
+          if (auto s = r_.nonEmptyString(e)) t.alpn.push_back(*s);
+      }
+    }
+    if (auto v = r_.optional(item, "session_tickets"))
+      if (auto b = r_.boolean(*v)) t.session_tickets = *b;
+    if (auto v = r_.optional(item, "client_ca"))
+      if (auto s = r_.nonEmptyString(*v)) t.client_ca = *s;
+    if (auto v = r_.optional(item, "client_auth")) {
+      if (auto s = r_.string(*v)) {
+        if (*s == "require" || *s == "optional") t.client_auth = *s;
+        else r_.fail(*v, "must be require or optional, got '" + *s + "'");
+      }
+    }
+    if (auto v = r_.optional(item, "ocsp_staple"))
+      if (auto s = r_.nonEmptyString(*v)) t.ocsp_staple = *s;
+    return t;
+  }
+
+  UpstreamTls readUpstreamTls(const Item& item) {
+    UpstreamTls t;
+    t.pos = item.pos;
+    if (!r_.mapping(item, {"enabled", "verify", "ca_file", "server_name", "client_cert",
+                           "client_key"}))
+      return t;
+    if (auto v = r_.optional(item, "enabled"))
+      if (auto b = r_.boolean(*v)) t.enabled = *b;
+    if (auto v = r_.optional(item, "verify"))
+      if (auto b = r_.boolean(*v)) t.verify = *b;
+    auto str = [&](const char* key, std::string& out) {
+      if (auto v = r_.optional(item, key))
+        if (auto s = r_.nonEmptyString(*v)) out = *s;
+    };
+    str("ca_file", t.ca_file);
+    str("server_name", t.server_name);
+    str("client_cert", t.client_cert);
+    str("client_key", t.client_key);
+    if (t.client_cert.empty() != t.client_key.empty())
+      r_.fail(item, "client_cert and client_key go together");
+    return t;
+  }
+
   Admin readAdmin(const Item& item) {
     Admin a;
     a.pos = item.pos;
@@ -330,7 +402,14 @@ class Loader {
   Listener readListener(const Item& item) {
     Listener l;
     l.pos = item.pos;
-    if (!r_.mapping(item, {"name", "listen", "routes"})) return l;
+    if (!r_.mapping(item, {"name", "listen", "routes", "tls", "https_redirect"})) return l;
+    if (auto v = r_.optional(item, "tls")) l.tls = readListenerTls(*v);
+    if (auto v = r_.optional(item, "https_redirect"))
+      if (auto b = r_.boolean(*v)) l.https_redirect = *b;
+    if (l.tls && l.https_redirect) {
+      if (auto v = r_.optional(item, "https_redirect"))
+        r_.fail(*v, "only for plain listeners (this one has tls)");
+    }
     if (auto v = r_.required(item, "name"))
       if (auto s = r_.nonEmptyString(*v)) l.name = *s;
     if (auto v = r_.required(item, "listen")) {

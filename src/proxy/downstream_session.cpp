@@ -21,6 +21,12 @@ constexpr size_t kMaxPending = 64 * 1024;  // pipelined bytes held before readin
 constexpr size_t kMaxReplay = 64 * 1024;   // request bytes kept to retry on a stale connection
 constexpr milliseconds kLinger{2000};      // lingering close: read and discard this long
 
+// "host:port" or "[v6]:port" -> the host part, for SNI.
+std::string hostOf(const std::string& address) {
+  if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
+  return address.substr(0, address.rfind(':'));
+}
+
 bool isIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
          method == "DELETE" || method == "TRACE";
@@ -64,6 +70,7 @@ bool DownstreamSession::start(uv_stream_t* server) {
     closeNow();
     return false;
   }
+  if (const auto& ctx = origin_->listeners[origin_listener_].tls) tls_ = tls::TlsSession::server(*ctx);
   client_ip_ = client_.peerIp();
   if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) ++ls->connections;
   client_.setNoDelay(true);
@@ -86,13 +93,84 @@ void DownstreamSession::drain() {
 
 void DownstreamSession::onRead(net::TcpStream& s, const char* data, size_t len) {
   if (&s == &client_) {
-    onClientRead(data, len);
+    if (tls_) {
+      onClientTls(data, len);
+    } else {
+      onClientRead(data, len);
+    }
+  } else if (upstream_ && upstream_->tls) {
+    onUpstreamTls(data, len);
   } else {
     onUpstreamRead(data, len);
   }
   flushUpstream();
   flushClient();
   updateFlow();
+}
+
+// TLS from the client: decrypt, hand the plaintext on, send what the TLS engine has to say
+// (handshake, tickets, alerts) whatever the application wrote.
+void DownstreamSession::onClientTls(const char* data, size_t len) {
+  ctx_.totals().traffic.bytes_in += len;
+  const auto fed = tls_->feed(data, len);
+  std::string plain;
+  const auto read = fed == tls::TlsSession::Status::Failed ? fed : tls_->read(plain);
+  sendTlsOutput();
+  if (read == tls::TlsSession::Status::Failed) {
+    ++ctx_.totals().tls_handshake_failures;
+    log::info("client ", client_ip_, ": TLS: ", tls_->failureReason());
+    closeNow();
+    return;
+  }
+  if (!plain.empty()) onClientRead(plain.data(), plain.size());
+  if (read == tls::TlsSession::Status::Closed && phase_ != Phase::Closed) onClientEnd(UV_EOF);
+}
+
+void DownstreamSession::sendTlsOutput() {
+  std::string out;
+  tls_->takeOutput(out);
+  if (!out.empty()) client_.write(std::move(out));
+}
+
+void DownstreamSession::onUpstreamTls(const char* data, size_t len) {
+  tls::TlsSession& t = *upstream_->tls;
+  const auto fed = t.feed(data, len);
+  std::string plain;
+  const auto read = fed == tls::TlsSession::Status::Failed ? fed : t.read(plain);
+  std::string out;
+  t.takeOutput(out);
+  if (!out.empty()) upstream_->stream.write(std::move(out));
+  if (read == tls::TlsSession::Status::Failed) {
+    const std::string why = "TLS to upstream server " + endpoint_->ep.name + ": " +
+                            std::string(t.failureReason());
+    if (!t.handshakeDone()) {  // nothing of the request reached the server
+      ++endpoint_->connect_failures;
+      countFailure(FailureReason::ConnectFailure);
+      if (!retry(health::Failure::ConnectFailure, 0, why)) failUpstream(502, why);
+    } else {
+      countFailure(FailureReason::UpstreamReset);
+      if (response_started_) {
+        closeNow();
+      } else {
+        failUpstream(502, why);
+      }
+    }
+    return;
+  }
+  if (!plain.empty()) onUpstreamRead(plain.data(), plain.size());
+  if (read == tls::TlsSession::Status::Closed && upstream_) onUpstreamEnd(UV_EOF);
+}
+
+void DownstreamSession::writeUpstream(std::string_view bytes) {
+  if (!upstream_) return;
+  if (upstream_->tls) {
+    upstream_->tls->write(bytes);
+    std::string out;
+    upstream_->tls->takeOutput(out);
+    if (!out.empty()) upstream_->stream.write(std::move(out));
+    return;
+  }
+  upstream_->stream.write(bytes);
 }
 
 void DownstreamSession::onReadEnd(net::TcpStream& s, int status) {
@@ -169,7 +247,7 @@ void DownstreamSession::onClientRead(const char* data, size_t len) {
     case Phase::Closing:
       return;  // lingering close: discard
     case Phase::Tunnel:
-      if (upstream_) upstream_->stream.write(std::string_view(data, len));
+      writeUpstream(std::string_view(data, len));
       upstream_timer_.restart(upstream_timeouts_.response);
       return;
     default:
@@ -207,7 +285,7 @@ void DownstreamSession::drainPending() {
   }
   in_feed_ = false;
   if (phase_ == Phase::Tunnel && !pending_.empty() && upstream_) {
-    upstream_->stream.write(std::string_view(pending_));
+    writeUpstream(std::string_view(pending_));
     pending_.clear();
   }
 }
@@ -267,6 +345,13 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     request_parser_.fail(413, "request body larger than max_body_bytes");
     return false;
   }
+  if (origin_->listeners[origin_listener_].config->https_redirect && !tls_) {
+    const std::string* hh = h.find("host");
+    std::string location = "https://" + std::string(hh ? routing::hostOf(*hh) : "localhost") +
+                           h.target;
+    localReply(301, "", nullptr, false, location);
+    return true;
+  }
   if (h.method == "CONNECT") {
     localReply(405, "method not allowed\n", nullptr, true);
     return true;
@@ -317,7 +402,7 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   }
   if (route.redirect) {
     routing::RedirectParts parts;
-    parts.scheme = "http";
+    parts.scheme = tls_ ? "https" : "http";
     // {host} is the name without the port; an IPv6 literal keeps its brackets (RFC 3986).
     std::string bracketed;
     parts.host = routing::hostOf(route_host);
@@ -475,6 +560,7 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
                                           : http::Framing::None;
   http::ForwardInfo info;
   info.client_ip = client_ip_;
+  info.proto = tls_ ? "https" : "http";
   info.request_id = request_id_;
   info.target = target;
   info.host = host;
@@ -560,6 +646,14 @@ void DownstreamSession::onUpstreamConnected(int status) {
     return;
   }
   upstream_->stream.setNoDelay(true);
+  if (cluster_->tls()) {
+    const std::string& sni = cluster_->tls()->config().server_name;
+    upstream_->tls = tls::TlsSession::client(*cluster_->tls(),
+                                             sni.empty() ? hostOf(endpoint_->ep.name) : sni);
+    std::string hello;
+    upstream_->tls->takeOutput(hello);
+    upstream_->stream.write(std::move(hello));
+  }
   onUpstreamReady();
 }
 
@@ -1055,12 +1149,17 @@ void DownstreamSession::finishAttempt(bool ok) {
 
 void DownstreamSession::flushClient() {
   if (client_out_.empty() || phase_ == Phase::Closed) return;
+  ctx_.totals().traffic.bytes_out += client_out_.size();
+  if (tls_) {
+    tls_->write(client_out_);
+    client_out_.clear();
+    tls_->takeOutput(client_out_);
+  }
   if (!client_.write(std::string_view(client_out_))) {
     client_out_.clear();
     closeNow();
     return;
   }
-  ctx_.totals().traffic.bytes_out += client_out_.size();
   client_out_.clear();
   if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
 }
@@ -1068,6 +1167,11 @@ void DownstreamSession::flushClient() {
 void DownstreamSession::flushUpstream() {
   if (upstream_out_.empty() || !upstreamOpen()) return;
   sent_upstream_ = true;
+  if (upstream_->tls) {
+    upstream_->tls->write(upstream_out_);
+    upstream_out_.clear();
+    upstream_->tls->takeOutput(upstream_out_);
+  }
   if (!upstream_->stream.write(std::string_view(upstream_out_))) {
     upstream_out_.clear();
     onUpstreamEnd(UV_EPIPE);
@@ -1124,6 +1228,10 @@ void DownstreamSession::closeAfterFlush() {
 void DownstreamSession::startLinger() {
   if (lingering_) return;
   lingering_ = true;
+  if (tls_ && tls_->handshakeDone()) {
+    tls_->shutdown();  // close_notify
+    sendTlsOutput();
+  }
   client_.shutdownWrite();
   if (client_eof_) {
     closeNow();

@@ -13,6 +13,7 @@
 #include "http/parser.h"
 #include "http/proxy_headers.h"
 #include "net/tcp_stream.h"
+#include "tls/tls_session.h"
 #include "net/timer.h"
 #include "proxy/worker_context.h"
 
@@ -47,6 +48,10 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
 
   // Client side.
   void onClientRead(const char* data, size_t len);
+  void onClientTls(const char* data, size_t len);
+  void sendTlsOutput();
+  void onUpstreamTls(const char* data, size_t len);
+  void writeUpstream(std::string_view bytes);
   void onClientEnd(int status);
   size_t parseClientBytes(const char* data, size_t len);
   void drainPending();
@@ -98,6 +103,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   const size_t origin_listener_;
   const std::string& listener_name_;
   net::TcpStream client_;
+  std::unique_ptr<tls::TlsSession> tls_;  // TLS listeners: the client side's TLS
   http::HttpParser request_parser_;
   net::Timer client_timer_;
   net::Timer upstream_timer_;

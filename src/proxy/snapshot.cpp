@@ -1,5 +1,8 @@
 #include "proxy/snapshot.h"
 
+#include "core/log.h"
+#include "tls/client_tls_context.h"
+
 namespace weir::proxy {
 namespace {
 
@@ -11,10 +14,19 @@ http::HeaderEdits toEdits(const config::HeaderOps& ops) {
   return e;
 }
 
+Error tlsError(const config::Config& cfg, const config::Position& pos, const std::string& path,
+               const Error& e) {
+  Error out = e;
+  out.detail = cfg.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col) + ": " +
+               path + ": " + e.detail;
+  return out;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const config::Config> cfg,
-                                                        uint64_t generation) {
+                                                        uint64_t generation,
+                                                        const Snapshot* previous) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
@@ -36,6 +48,17 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
       ep.max_conns = s.max_conns;
       view.endpoints.push_back(std::move(ep));
     }
+    if (u.tls && u.tls->enabled) {
+      tls::ClientTlsConfig tc;
+      tc.verify = u.tls->verify;
+      tc.ca_file = u.tls->ca_file;
+      tc.server_name = u.tls->server_name;
+      tc.client_cert = u.tls->client_cert;
+      tc.client_key = u.tls->client_key;
+      auto ctx = tls::ClientTlsContext::create(tc);
+      if (!ctx) return tlsError(*cfg, u.tls->pos, "upstream " + u.name + " tls", ctx.error());
+      view.tls = *ctx;
+    }
     snap->upstreams.push_back(std::move(view));
   }
   for (size_t li = 0; li < cfg->listeners.size(); ++li) {
@@ -43,6 +66,31 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
     ListenerView view{&l,
                       routing::RouteTable(l.routes, "listeners[" + std::to_string(li) + "].routes"),
                       {}};
+    if (l.tls) {
+      tls::ServerTlsConfig tc;
+      for (const auto& c : l.tls->certificates) tc.certificates.push_back({c.cert, c.key});
+      tc.min_version = l.tls->min_version;
+      tc.ciphers = l.tls->ciphers;
+      tc.alpn = l.tls->alpn;
+      tc.session_tickets = l.tls->session_tickets;
+      tc.client_ca = l.tls->client_ca;
+      if (!tc.client_ca.empty())
+        tc.client_auth = l.tls->client_auth == "optional" ? tls::ServerTlsConfig::Optional
+                                                          : tls::ServerTlsConfig::Require;
+      tc.ocsp_staple_file = l.tls->ocsp_staple;
+      const tls::ServerTlsContext* before = nullptr;
+      if (previous) {
+        if (auto i = previous->findListener(l.name)) before = previous->listeners[*i].tls.get();
+      }
+      std::vector<std::string> warnings;
+      auto ctx = tls::ServerTlsContext::create(tc, &warnings, before);
+      for (const auto& w : warnings)
+        log::warn(cfg->file, ":", l.tls->pos.line, ":", l.tls->pos.col, ": listeners[", li,
+                  "].tls: ", w);
+      if (!ctx)
+        return tlsError(*cfg, l.tls->pos, "listeners[" + std::to_string(li) + "].tls", ctx.error());
+      view.tls = *ctx;
+    }
     for (const auto& r : l.routes) {
       RouteView rv;
       if (r.upstream) rv.upstream = snap->findUpstream(*r.upstream);

@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "http/proxy_headers.h"
 #include "routing/route_table.h"
+#include "tls/server_tls_context.h"
 #include "upstream/cluster.h"
 
 namespace weir::proxy {
@@ -28,6 +29,7 @@ struct ListenerView {
   const config::Listener* config;
   routing::RouteTable routes;
   std::vector<RouteView> route_views;  // per route
+  std::shared_ptr<const tls::ServerTlsContext> tls;  // null: plain HTTP
 };
 
 using upstream::UpstreamView;
@@ -43,8 +45,10 @@ struct Snapshot {
   std::optional<size_t> findUpstream(std::string_view name) const;
 
   /// Compiles routes and resolves every server address (blocking DNS: control thread only).
+  /// `previous` (optional) lends its TLS ticket keys so sessions resume across a reload.
   static Result<std::shared_ptr<const Snapshot>> build(std::shared_ptr<const config::Config> cfg,
-                                                       uint64_t generation);
+                                                       uint64_t generation,
+                                                       const Snapshot* previous = nullptr);
 };
 
 }  // namespace weir::proxy

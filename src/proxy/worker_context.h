@@ -27,6 +27,7 @@ struct WorkerTotals {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // over limits.max_connections
   uint64_t connections_open = 0;
+  uint64_t tls_handshake_failures = 0;
   TrafficCounters traffic;
   FailureCounters failures{};
   LatencyHistogram latency;  // request head to response end

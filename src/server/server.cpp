@@ -193,7 +193,7 @@ ReloadResult Server::attemptReload() {
     return fail(std::move(errors));
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
-  auto snapshot = proxy::Snapshot::build(config, generation() + 1);
+  auto snapshot = proxy::Snapshot::build(config, generation() + 1, snapshot_.get());
   if (!snapshot) return fail({config->file + ": " + snapshot.error().detail});
   std::vector<ListenFds> fds(workers_.size());
   if (!openListeners(**snapshot, snapshot_.get(), fds))
@@ -255,6 +255,8 @@ void Server::beginShutdown() {
       watch_debounce_.reset();
       for (auto& s : signals_) net::closeHandle(s);
       signals_.clear();
+      // The process is on its way out: a late signal must not kill it with the wrong status.
+      for (int signum : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) std::signal(signum, SIG_IGN);
       loop_.closeInternalHandles();
     });
   });

@@ -54,6 +54,10 @@ void Cluster::reconcile(std::shared_ptr<const void> keep, const UpstreamView& vi
   endpoints_ = std::move(next);
   keep_ = std::move(keep);
   config_ = view.config;
+  if (tls_ != view.tls) {  // a new TLS setup: connections made with the old one go
+    for (auto& e : endpoints_) closeIdle(*e);
+    tls_ = view.tls;
+  }
   excluded_ = balance::EndpointSet(endpoints_.size());
   rebuildBalancer();
 }
@@ -172,6 +176,27 @@ void Cluster::release(std::unique_ptr<UpstreamConnection> conn) {
     auto every = std::min<std::chrono::milliseconds>(config_->keepalive.idle_timeout,
                                                      std::chrono::milliseconds(1000));
     sweep_timer_.start(every, [this] { sweep(); });
+  }
+}
+
+// An idle connection must stay silent; over TLS the server may still send session tickets or a
+// key update, which the TLS engine absorbs. Anything else (data, EOF, an alert) ends it.
+void Cluster::onRead(net::TcpStream& s, const char* data, size_t len) {
+  for (auto& ep : endpoints_) {
+    for (auto& conn : ep->idle) {
+      if (&conn->stream != &s) continue;
+      if (conn->tls) {
+        std::string plain;
+        auto fed = conn->tls->feed(data, len);
+        auto st = fed == tls::TlsSession::Status::Ok ? conn->tls->read(plain) : fed;
+        std::string out;
+        conn->tls->takeOutput(out);
+        if (!out.empty()) conn->stream.write(std::move(out));
+        if (st == tls::TlsSession::Status::Ok && plain.empty()) return;
+      }
+      drop(s);
+      return;
+    }
   }
 }
 

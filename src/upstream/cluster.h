@@ -15,6 +15,7 @@
 #include "health/health_view.h"
 #include "health/retry_policy.h"
 #include "net/timer.h"
+#include "tls/client_tls_context.h"
 #include "upstream/endpoint_state.h"
 
 namespace weir::upstream {
@@ -23,6 +24,7 @@ namespace weir::upstream {
 struct UpstreamView {
   const config::Upstream* config = nullptr;
   std::vector<Endpoint> endpoints;
+  std::shared_ptr<const tls::ClientTlsContext> tls;  // TLS to the servers, when configured
 };
 
 class Cluster : private net::TcpStream::Handler {
@@ -65,6 +67,8 @@ class Cluster : private net::TcpStream::Handler {
   void setWeight(EndpointState& ep, int weight);
 
   http::ParseLimits parseLimits() const { return limits_; }
+  /// TLS to this upstream's servers; null when plain.
+  const std::shared_ptr<const tls::ClientTlsContext>& tls() const { return tls_; }
   health::RetryBudget& retryBudget() { return retry_budget_; }
   /// The last pick found every usable server unhealthy and the upstream fails closed.
   bool panicked() const { return panicked_; }
@@ -72,7 +76,7 @@ class Cluster : private net::TcpStream::Handler {
   void applyHealth(const health::HealthView& view);
 
  private:
-  void onRead(net::TcpStream& s, const char*, size_t) override { drop(s); }
+  void onRead(net::TcpStream& s, const char* data, size_t len) override;
   void onReadEnd(net::TcpStream& s, int) override { drop(s); }
   void onWritten(net::TcpStream&, int) override {}
   void drop(net::TcpStream& stream);
@@ -88,6 +92,7 @@ class Cluster : private net::TcpStream::Handler {
   std::unique_ptr<balance::Balancer> balancer_;
   balance::EndpointSet excluded_;  // scratch for pick(): tried + unavailable
   uint64_t seed_;
+  std::shared_ptr<const tls::ClientTlsContext> tls_;
   bool ramping_ = false;
   bool panicked_ = false;
   health::RetryBudget retry_budget_;  // some endpoint is inside its slow-start window

@@ -7,6 +7,7 @@
 
 #include "http/parser.h"
 #include "net/tcp_stream.h"
+#include "tls/tls_session.h"
 
 namespace weir::upstream {
 
@@ -21,6 +22,7 @@ struct UpstreamConnection {
   net::TcpStream stream;
   http::HttpParser parser;
   std::shared_ptr<EndpointState> endpoint;
+  std::unique_ptr<tls::TlsSession> tls;  // TLS to the server, when the upstream uses it
   uint64_t idle_since_ms = 0;
   uint32_t requests = 0;  // requests sent on this connection so far
 };
