@@ -463,7 +463,10 @@ def main():
     args = ap.parse_args()
     if getattr(args, "cmd", None) and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
-    sys.exit(args.func(args))
+    try:
+        sys.exit(args.func(args))
+    except KeyboardInterrupt:
+        os._exit(130)  # Ctrl-C: run.sh cleans up; skip asyncio's teardown noise
 
 
 if __name__ == "__main__":

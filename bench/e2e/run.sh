@@ -109,6 +109,7 @@ stop_group() {  # pgid
     sleep 0.1
   done
   kill -KILL -- "-$pgid" 2>/dev/null || true
+  wait "$pgid" 2>/dev/null || true   # reap the leader (our child) now
   local kept=()
   for i in "${groups[@]}"; do [[ $i == "$pgid" ]] || kept+=("$i"); done
   groups=("${kept[@]}")
@@ -323,11 +324,11 @@ wrk_run() {  # round system test conns path [extra wrk args...]
   $py "$measure" wrk --results "$results" --log "$work/wrk.log" --round "$round" \
     --system "$system" --test "$test" --pgid "$proxy_pgid" --body-bytes "$body" \
     --proxy-cpu "$proxy_cpu" -- \
-    $wrk_prefix wrk -t1 -c"$conns" -d"${duration}s" --latency "$@" \
+    "${wrk_prefix[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "$@" \
     "http://127.0.0.1:$proxy_port$path"
 }
 
-warm_up() { $wrk_prefix wrk -t1 -c64 -d1s "http://127.0.0.1:$proxy_port/" >/dev/null; }
+warm_up() { "${wrk_prefix[@]}" wrk -t1 -c64 -d1s "http://127.0.0.1:$proxy_port/" >/dev/null; }
 
 measure_system() {  # round system
   local round=$1 system=$2
@@ -354,7 +355,7 @@ measure_weir_workers() {  # round: weir workers 1 vs 2, nothing pinned
   ((round % 2)) || order=(2 1)
   set_group_cpus "$backend1_pgid" "$all_cpus"
   set_group_cpus "$backend2_pgid" "$all_cpus"
-  wrk_prefix="taskset -c $all_cpus"
+  wrk_prefix=(taskset -c "$all_cpus")
   for workers in "${order[@]}"; do
     start_system "weir-w$workers" "$all_cpus" "$workers"
     warm_up
@@ -362,7 +363,7 @@ measure_weir_workers() {  # round: weir workers 1 vs 2, nothing pinned
     wrk_run "$round" "weir-w$workers" ka256 256 /
     stop_group "$proxy_pgid"
   done
-  wrk_prefix=""
+  wrk_prefix=()
   set_group_cpus "$backend1_pgid" "$client_cpu"
   set_group_cpus "$backend2_pgid" "$client_cpu"
 }
@@ -384,7 +385,7 @@ if ((ncpu < 2)); then
   echo "warning: one CPU only; proxy, wrk and backends share it" >&2
   client_cpu=0
 fi
-wrk_prefix=""
+wrk_prefix=()   # wrk runs where this shell runs, unless a test says otherwise
 # This shell, wrk and the helpers stay off the proxy's CPU.
 taskset -p -c "$client_cpu" $$ >/dev/null
 

@@ -5,6 +5,7 @@
 
 #include "admin/config_json.h"
 #include "core/log.h"
+#include "net/socket_address.h"
 #include "proxy/snapshot.h"
 
 namespace weir::admin {
@@ -38,6 +39,12 @@ AdminResponse errorResponse(int status, const std::string& message) {
 }
 
 bool isReadOnly(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
+// A browser navigating to the page asks for HTML; curl and API clients do not.
+bool acceptsHtml(const AdminRequest& request) {
+  const std::string* accept = request.head.find("accept");
+  return accept && accept->find("text/html") != std::string::npos;
+}
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -86,6 +93,27 @@ bool splitPath(std::string_view path, std::vector<std::string>& segments) {
   return true;
 }
 
+bool dashboardOrigin(const AdminRequest& request, bool token_required) {
+  const std::string* origin = request.head.find("origin");
+  const std::string* host = request.head.find("host");
+  if (!origin || !host || host->empty()) return false;
+  constexpr std::string_view kScheme = "http://";  // the admin endpoint has no TLS
+  if (origin->size() != kScheme.size() + host->size() ||
+      !http::iequals(std::string_view(*origin).substr(0, kScheme.size()), kScheme) ||
+      !http::iequals(std::string_view(*origin).substr(kScheme.size()), *host))
+    return false;
+  if (const std::string* site = request.head.find("sec-fetch-site"); site && *site != "same-origin")
+    return false;
+  if (token_required) return true;
+  // Host without its port: "[::1]:9901" -> "[::1]", "127.0.0.1:9901" -> "127.0.0.1".
+  std::string_view name = *host;
+  const size_t colon = name.rfind(':');
+  if (colon != std::string_view::npos && name.find(']', colon) == std::string_view::npos)
+    name = name.substr(0, colon);
+  if (http::iequals(name, "localhost") || name == "[::1]") return true;
+  return name.starts_with("127.") && net::SocketAddress::parseNumeric(std::string(name), 0);
+}
+
 bool secretEquals(std::string_view given, std::string_view expected) {
   unsigned diff = given.size() == expected.size() ? 0u : 1u;
   if (expected.empty()) return given.empty();
@@ -95,7 +123,7 @@ bool secretEquals(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
-AdminApi::AdminApi(server::Server& server) : server_(server) {
+AdminApi::AdminApi(server::Server& server) : server_(server), dashboard_(server) {
   if (auto cfg = server.config(); cfg && cfg->admin) startup_token_ = cfg->admin->token;
 }
 
@@ -112,6 +140,11 @@ ProcessInfo AdminApi::processInfo() const {
   info.last_reload_errors = last.errors;
   info.reload_failures = server_.reloadFailures();
   return info;
+}
+
+bool AdminApi::tokenRequired() const {
+  auto cfg = server_.config();
+  return !(cfg && cfg->admin ? cfg->admin->token : startup_token_).empty();
 }
 
 bool AdminApi::authorized(const AdminRequest& request) const {
@@ -136,7 +169,10 @@ void AdminApi::handle(AdminRequest request, Reply reply) {
     reply(errorResponse(400, "request target must be a path"));
     return;
   }
-  const std::string_view path = target.substr(0, target.find('?'));
+  const size_t question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
   std::vector<std::string> seg;
   if (!splitPath(path, seg)) {
     reply(errorResponse(400, "malformed percent-encoding in the path"));
@@ -144,7 +180,9 @@ void AdminApi::handle(AdminRequest request, Reply reply) {
   }
   // A browser sends Origin with every cross-site POST (a form needs no CORS preflight): a web
   // page must not drive a loopback admin endpoint, token or not. curl and scripts send none.
-  if (!isReadOnly(method) && request.head.find("origin")) {
+  // The dashboard's own buttons are the exception (same origin; the token rules still apply).
+  if (!isReadOnly(method) && request.head.find("origin") &&
+      !dashboardOrigin(request, tokenRequired())) {
     log::warn("admin: refused cross-origin ", method, " ", path, " from ", request.client_ip);
     reply(errorResponse(403, "requests from a browser page (with Origin) may not change state"));
     return;
@@ -168,6 +206,17 @@ void AdminApi::handle(AdminRequest request, Reply reply) {
   };
   const size_t n = seg.size();
 
+  // The dashboard: the page (at "/" for browsers, which ask for HTML; the endpoint list stays
+  // there for everyone else), its files, /stats/history and /events.
+  const bool dashboard_path =
+      (n == 1 && (seg[0] == "dashboard" || seg[0] == "dashboard.js" || seg[0] == "dashboard.css" ||
+                  seg[0] == "chart.umd.js" || seg[0] == "events")) ||
+      (n == 2 && seg[0] == "stats" && seg[1] == "history");
+  if (dashboard_path || (n == 0 && isReadOnly(method) && acceptsHtml(request))) {
+    if (allowed(kReadOnly)) dashboard_.handle(request, path, query, reply);
+    return;
+  }
+
   if (n == 0) {
     if (!allowed(kReadOnly)) return;
     reply(jsonResponse(200, json{{"endpoints",
@@ -177,7 +226,8 @@ void AdminApi::handle(AdminRequest request, Reply reply) {
                                    "POST /upstreams/NAME/servers/ADDRESS/disable",
                                    "POST /upstreams/NAME/servers/ADDRESS/enable",
                                    "PUT /upstreams/NAME/servers/ADDRESS/weight", "GET /config",
-                                   "POST /config/validate", "POST /reload"}}}));
+                                   "POST /config/validate", "POST /reload", "GET /dashboard",
+                                   "GET /stats/history", "GET /events"}}}));
     return;
   }
   const std::string& first = seg[0];

@@ -23,6 +23,21 @@ std::string errorBody(const std::string& message) {
 
 }  // namespace
 
+bool StreamWriter::write(std::string_view chunk) const {
+  AdminSession* s = session_ ? *session_ : nullptr;
+  return s && s->streamWrite(chunk);
+}
+
+void StreamWriter::close() const {
+  AdminSession* s = session_ ? *session_ : nullptr;
+  if (s && s->phase_ == AdminSession::Phase::Streaming) s->linger();
+}
+
+bool StreamWriter::open() const {
+  AdminSession* s = session_ ? *session_ : nullptr;
+  return s && s->phase_ == AdminSession::Phase::Streaming;
+}
+
 AdminSession::AdminSession(net::EventLoop& loop, const AdminHandler& handler,
                            std::function<void(AdminSession*)> on_closed)
     : handler_(handler),
@@ -62,7 +77,8 @@ void AdminSession::close() {
 // Reading
 
 void AdminSession::onRead(net::TcpStream&, const char* data, size_t len) {
-  if (phase_ == Phase::Lingering || phase_ == Phase::Closed) return;  // discarded
+  if (phase_ == Phase::Lingering || phase_ == Phase::Closed || phase_ == Phase::Streaming)
+    return;  // discarded
   pending_.append(data, len);
   if (phase_ == Phase::Waiting) {
     if (pending_.size() > kMaxPending) stream_.stopRead();  // resumed with the next request
@@ -194,7 +210,8 @@ void AdminSession::sendError(int status, const std::string& message) {
 }
 
 void AdminSession::send(const AdminResponse& response) {
-  const bool keep = keep_alive_ && !(peer_done_ && pending_.empty());
+  const bool streaming = response.on_stream && method_ != "HEAD";
+  const bool keep = keep_alive_ && !(peer_done_ && pending_.empty()) && !streaming;
   std::string out;
   out.reserve(256 + response.body.size());
   out += "HTTP/1.1 ";
@@ -205,8 +222,10 @@ void AdminSession::send(const AdminResponse& response) {
   out += http::httpDate();
   out += "\r\nContent-Type: ";
   out += response.content_type;
-  out += "\r\nContent-Length: ";
-  out += std::to_string(response.body.size());
+  if (!streaming) {
+    out += "\r\nContent-Length: ";
+    out += std::to_string(response.body.size());
+  }
   out += "\r\nCache-Control: no-store\r\n";
   for (const auto& f : response.headers) {
     out += f.name;
@@ -227,6 +246,16 @@ void AdminSession::send(const AdminResponse& response) {
     close();
     return;
   }
+  if (streaming) {
+    // Until the handler closes the stream or the client goes: no timer, input discarded (its
+    // EOF or an error closes the session).
+    phase_ = Phase::Streaming;
+    timer_.stop();
+    pending_.clear();
+    stream_.startRead();
+    response.on_stream(StreamWriter(self_));
+    return;
+  }
   if (!keep) {
     linger();
     return;
@@ -237,6 +266,20 @@ void AdminSession::send(const AdminResponse& response) {
   request_timer_ = !pending_.empty();
   timer_.start(request_timer_ ? kRequestTimeout : kIdleTimeout, [this] { onTimer(); });
   feed();
+}
+
+bool AdminSession::streamWrite(std::string_view chunk) {
+  if (phase_ != Phase::Streaming) return false;
+  if (stream_.queuedBytes() > kMaxStreamQueueBytes) {
+    log::warn("admin: ", client_ip_, " reads ", target_, " too slowly: closing");
+    close();
+    return false;
+  }
+  if (!stream_.write(chunk)) {
+    close();
+    return false;
+  }
+  return true;
 }
 
 // After the last response: stop sending, read and discard what the client still sends (so
@@ -260,6 +303,8 @@ void AdminSession::onTimer() {
       break;
     case Phase::Lingering:
       close();
+      break;
+    case Phase::Streaming:  // no timer runs while streaming
       break;
     case Phase::Waiting:  // the answer never came (workers gone while shutting down)
       sendError(503, "no answer in time");

@@ -1,6 +1,7 @@
 // AdminSession: one client connection to the admin endpoint: HTTP/1.1 with keep-alive, one
 // request at a time (pipelined bytes wait), bodies up to kMaxBodyBytes. Each complete request
-// goes to the AdminHandler, which answers through its Reply now or later (asynchronously).
+// goes to the AdminHandler, which answers through its Reply now or later (asynchronously); an
+// answer may also be a stream (server-sent events) that ends the connection's exchanges.
 // Lives on the control thread; owned by AdminServer, freed at a safe point after close().
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/message.h"
@@ -25,11 +27,35 @@ struct AdminRequest {
   std::string client_ip;
 };
 
+class AdminSession;
+
+/// The rest of a streaming response: each write goes out as it is. Copyable; once the client
+/// has gone (or the session was closed) writes do nothing and return false, so holders drop
+/// it then. Control thread only.
+class StreamWriter {
+ public:
+  /// Sends `chunk`; false when the connection is gone, or closed now because the client reads
+  /// too slowly (more than AdminSession::kMaxStreamQueueBytes waiting).
+  bool write(std::string_view chunk) const;
+  /// Ends the response: the connection is half-closed once the queued bytes are out.
+  void close() const;
+  bool open() const;
+
+ private:
+  friend class AdminSession;
+  explicit StreamWriter(std::shared_ptr<AdminSession*> session) : session_(std::move(session)) {}
+  std::shared_ptr<AdminSession*> session_;
+};
+
 struct AdminResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<http::HeaderField> headers;  // extra fields (Allow, WWW-Authenticate, ...)
+  /// Set for a streaming response: the head goes out without Content-Length (the body ends when
+  /// the connection closes), `body` is its first chunk, then `on_stream` gets the writer for the
+  /// rest. The connection serves no further request. Ignored for HEAD (answered as usual).
+  std::function<void(StreamWriter)> on_stream;
 };
 
 /// Sends the answer. Call it once, on the control thread, now or later: when the client has
@@ -44,6 +70,8 @@ class AdminSession final : private net::TcpStream::Handler, private http::HttpPa
   static constexpr std::chrono::milliseconds kIdleTimeout{60'000};     // between requests
   static constexpr std::chrono::milliseconds kAnswerTimeout{30'000};   // handler's, then 503
   static constexpr std::chrono::milliseconds kLinger{2'000};           // discard, then close
+  /// A streaming client that lets more than this pile up is too slow: it is disconnected.
+  static constexpr size_t kMaxStreamQueueBytes = 1 << 20;
 
   /// `handler` must outlive the session; `on_closed` runs once when the session closes.
   AdminSession(net::EventLoop& loop, const AdminHandler& handler,
@@ -56,7 +84,8 @@ class AdminSession final : private net::TcpStream::Handler, private http::HttpPa
   void close();
 
  private:
-  enum class Phase { Reading, Waiting, Lingering, Closed };
+  friend class StreamWriter;
+  enum class Phase { Reading, Waiting, Streaming, Lingering, Closed };
 
   // net::TcpStream::Handler
   void onRead(net::TcpStream& s, const char* data, size_t len) override;
@@ -71,6 +100,7 @@ class AdminSession final : private net::TcpStream::Handler, private http::HttpPa
   void dispatch(bool upgrade);
   void onReply(uint64_t seq, AdminResponse response);
   void send(const AdminResponse& response);
+  bool streamWrite(std::string_view chunk);
   void sendError(int status, const std::string& message);
   void linger();
   void onTimer();

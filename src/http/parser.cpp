@@ -61,6 +61,14 @@ void HttpParser::reset() {
   restartScan();
 }
 
+void HttpParser::compact() {
+  std::vector<HeaderField>().swap(head_.headers);
+  std::string().swap(head_.target);
+  std::string().swap(head_.reason);
+  std::string().swap(name_);
+  std::string().swap(value_);
+}
+
 void HttpParser::restartScan() {
   scanning_ = true;
   head_bytes_ = 0;

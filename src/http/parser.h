@@ -53,6 +53,8 @@ class HttpParser {
   void resume();
   /// Starts over for a new connection use (response parsers of pooled connections).
   void reset();
+  /// Frees the memory of the last message's head (an idle connection's parser).
+  void compact();
 
   void setSink(Sink* sink) { sink_ = sink; }
   /// The next response belongs to a HEAD request: it has no body whatever it says.

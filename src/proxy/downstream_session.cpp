@@ -20,11 +20,31 @@ constexpr size_t kLowWater = 64 * 1024;    // resume below this
 constexpr size_t kMaxPending = 64 * 1024;  // pipelined bytes held before reading pauses
 constexpr size_t kMaxReplay = 64 * 1024;   // request bytes kept to retry on a stale connection
 constexpr milliseconds kLinger{2000};      // lingering close: read and discard this long
+constexpr milliseconds kCompactAfter{1000};  // idle this long: give back buffers
 
 // "host:port" or "[v6]:port" -> the host part, for SNI.
 std::string hostOf(const std::string& address) {
   if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
   return address.substr(0, address.rfind(':'));
+}
+
+health::RetryConfig retryConfigFor(const config::Retries& rc) {
+  health::RetryConfig conf;
+  conf.attempts = rc.attempts;
+  conf.on = 0;
+  if (rc.on_connect_failure) conf.on |= health::mask(health::RetryOn::ConnectFailure);
+  if (rc.on_timeout) conf.on |= health::mask(health::RetryOn::Timeout);
+  if (rc.on_reset) conf.on |= health::mask(health::RetryOn::Reset);
+  for (int s : rc.on_statuses) {
+    if (s == 502) conf.on |= health::mask(health::RetryOn::Status502);
+    if (s == 503) conf.on |= health::mask(health::RetryOn::Status503);
+    if (s == 504) conf.on |= health::mask(health::RetryOn::Status504);
+  }
+  conf.budget_ratio = rc.budget;
+  conf.per_try_timeout_ms = static_cast<uint64_t>(rc.per_try_timeout.count());
+  conf.backoff_ms = static_cast<uint64_t>(rc.backoff.count());
+  conf.max_retry_body = rc.max_retry_body;
+  return conf;
 }
 
 bool isIdempotent(std::string_view method) {
@@ -200,7 +220,7 @@ void DownstreamSession::onWritten(net::TcpStream& s, int status) {
       if (phase_ == Phase::WaitRequest && !client_timer_.active()) armIdleTimer();
     }
   } else if (phase_ == Phase::Exchange || phase_ == Phase::Tunnel) {
-    upstream_timer_.restart(upstream_timeouts_.response);
+    upstream_timer_.restart(attemptTimeout());
   }
   updateFlow();
 }
@@ -248,7 +268,7 @@ void DownstreamSession::onClientRead(const char* data, size_t len) {
       return;  // lingering close: discard
     case Phase::Tunnel:
       writeUpstream(std::string_view(data, len));
-      upstream_timer_.restart(upstream_timeouts_.response);
+      upstream_timer_.restart(attemptTimeout());
       return;
     default:
       break;
@@ -463,7 +483,7 @@ void DownstreamSession::onRequestBody(const char* data, size_t len) {
       replay_body_.append(upstream_out_, before, added);
     }
   }
-  if (upstreamOpen()) upstream_timer_.restart(upstream_timeouts_.response);
+  if (upstreamOpen()) upstream_timer_.restart(attemptTimeout());
 }
 
 void DownstreamSession::onRequestDone() {
@@ -592,6 +612,7 @@ void DownstreamSession::connectAttempt(bool reuse) {
     const bool none = tried_.empty();
     countFailure(FailureReason::NoServer);
     if (none && cluster_->panicked()) {
+      retry_after_s_ = 1;  // clients may come back shortly: health checks may recover
       failUpstream(503, "every server of upstream " + cluster_->config().name +
                             " is unhealthy (panic: fail_closed)");
       return;
@@ -661,7 +682,17 @@ void DownstreamSession::onUpstreamReady() {
   ++upstream_->requests;
   upstream_->parser.expectNoBody(head_request_);
   upstream_->stream.startRead();
-  upstream_timer_.start(upstream_timeouts_.response, [this] { onUpstreamTimeout(); });
+  upstream_timer_.start(attemptTimeout(), [this] { onUpstreamTimeout(); });
+}
+
+// The upstream's silence limit: `timeouts.response`, and with retries, until the response head
+// arrives, the shorter per_try_timeout.
+std::chrono::milliseconds DownstreamSession::attemptTimeout() const {
+  auto timeout = upstream_timeouts_.response;
+  if (phase_ == Phase::Exchange && !response_started_) {
+    if (const config::Retries* rc = retryConfig()) timeout = std::min(timeout, rc->per_try_timeout);
+  }
+  return timeout;
 }
 
 const config::Retries* DownstreamSession::retryConfig() const {
@@ -681,23 +712,17 @@ bool DownstreamSession::retriesOnStatus(int status) const {
 // Decides (health::decide) whether the failed attempt is tried again on another server; if so,
 // schedules it after the backoff and returns true. Never replays what may have had effects: a
 // request whose bytes reached the server is retried only when idempotent and fully buffered.
-bool DownstreamSession::retry(health::Failure failure, int status, const std::string& why) {
+health::RetryVerdict DownstreamSession::retryVerdict(health::Failure failure, int status) const {
   const config::Retries* rc = retryConfig();
-  if (!rc || phase_ != Phase::Exchange || response_started_) return false;
-  health::RetryConfig conf;
-  conf.attempts = rc->attempts;
-  conf.on = 0;
-  if (rc->on_connect_failure) conf.on |= health::mask(health::RetryOn::ConnectFailure);
-  if (rc->on_timeout) conf.on |= health::mask(health::RetryOn::Timeout);
-  if (rc->on_reset) conf.on |= health::mask(health::RetryOn::Reset);
-  for (int s : rc->on_statuses) {
-    if (s == 502) conf.on |= health::mask(health::RetryOn::Status502);
-    if (s == 503) conf.on |= health::mask(health::RetryOn::Status503);
-    if (s == 504) conf.on |= health::mask(health::RetryOn::Status504);
+  if (!rc) return health::RetryVerdict::NotConfigured;
+  health::RetryConfig conf = retryConfigFor(*rc);
+  if (failure == health::Failure::Status) {
+    // Any 5xx listed in `on` is retried; the decision table knows 502-504 by name, so a listed
+    // status is presented to it as 502 (the rules are the same for every status).
+    if (!retriesOnStatus(status)) return health::RetryVerdict::NotConfigured;
+    conf.on |= health::mask(health::RetryOn::Status502);
+    status = 502;
   }
-  conf.budget_ratio = rc->budget;
-  conf.backoff_ms = static_cast<uint64_t>(rc->backoff.count());
-  conf.max_retry_body = rc->max_retry_body;
   const http::MessageHead& req = request_parser_.head();
   health::AttemptFacts facts;
   facts.failure = failure;
@@ -708,7 +733,13 @@ bool DownstreamSession::retry(health::Failure failure, int status, const std::st
   facts.body_bytes = request_body_bytes_;
   facts.body_buffered = replayable_ && request_done_;
   facts.retries_done = retries_done_;
-  const health::RetryVerdict verdict = health::decide(conf, facts, cluster_->retryBudget());
+  return health::decide(conf, facts, cluster_->retryBudget());
+}
+
+bool DownstreamSession::retry(health::Failure failure, int status, const std::string& why) {
+  const config::Retries* rc = retryConfig();
+  if (!rc || phase_ != Phase::Exchange || response_started_) return false;
+  const health::RetryVerdict verdict = retryVerdict(failure, status);
   if (verdict != health::RetryVerdict::Retry) {
     if (retries_done_ > 0 || verdict != health::RetryVerdict::NotConfigured)
       log::info("upstream ", cluster_->config().name, ": ", why, "; not retried (",
@@ -716,6 +747,8 @@ bool DownstreamSession::retry(health::Failure failure, int status, const std::st
     return false;
   }
   log::info("upstream ", cluster_->config().name, ": ", why, "; retrying on another server");
+  const uint64_t delay =
+      health::backoffMs(retryConfigFor(*rc), retries_done_ + 1, ctx_.requestIds().random());
   finishAttempt(false);
   retireUpstream();
   if (sent_upstream_) upstream_out_ = request_head_ + replay_body_;
@@ -725,7 +758,6 @@ bool DownstreamSession::retry(health::Failure failure, int status, const std::st
     cluster_->retryBudget().retryStarted();
     retry_counted_ = true;
   }
-  const uint64_t delay = health::backoffMs(conf, retries_done_, ctx_.requestIds().random());
   upstream_timer_.start(std::chrono::milliseconds(delay), [this] {
     connectAttempt();
     flushUpstream();
@@ -772,12 +804,12 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
   if (!upstream_) return;
   if (phase_ == Phase::Tunnel) {
     client_out_.append(data, len);
-    upstream_timer_.restart(upstream_timeouts_.response);
+    upstream_timer_.restart(attemptTimeout());
     return;
   }
   if (phase_ != Phase::Exchange) return;
   upstream_bytes_in_ += len;
-  upstream_timer_.restart(upstream_timeouts_.response);
+  upstream_timer_.restart(attemptTimeout());
   http::HttpParser& parser = upstream_->parser;
   while (len > 0) {
     auto out = parser.execute(data, len);
@@ -877,10 +909,16 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
     }
     tunnel_ = true;
   }
-  if (h.status >= 500 && retryConfig() && retriesOnStatus(h.status)) {
-    retry_status_ = h.status;  // decided in onUpstreamRead, outside the parser
-    p.fail(502, "retrying");
-    return false;
+  if (h.status >= 500 && retriesOnStatus(h.status)) {
+    const health::RetryVerdict verdict = retryVerdict(health::Failure::Status, h.status);
+    if (verdict == health::RetryVerdict::Retry) {
+      retry_status_ = h.status;  // retried from onUpstreamRead, outside the parser
+      p.fail(502, "retrying");
+      return false;
+    }
+    // Not retried: the client gets this server's own answer.
+    log::info("upstream ", cluster_->config().name, ": upstream server ", endpoint_->ep.name,
+              " answered ", h.status, "; not retried (", health::retryVerdictName(verdict), ")");
   }
   status_ = h.status;
   upstream_status_ = h.status;
@@ -929,7 +967,7 @@ void DownstreamSession::finishResponse(bool reusable) {
   if (upstream_) {
     if (reusable && request_done_ && upstream_out_.empty() &&
         upstream_->stream.queuedBytes() == 0) {
-      upstream_->stream.stopRead();
+      // The read watcher stays armed: the pool takes over the handler, no epoll_ctl.
       cluster_->release(std::move(upstream_));
     } else {
       retireUpstream();
@@ -993,6 +1031,10 @@ void DownstreamSession::localReply(int status, std::string_view body,
   out.append(http::reasonPhrase(status));
   out.append("\r\nDate: ").append(http::httpDate()).append("\r\n");
   if (!location.empty()) out.append("Location: ").append(location).append("\r\n");
+  if (retry_after_s_ > 0) {
+    out.append("Retry-After: ").append(std::to_string(retry_after_s_)).append("\r\n");
+    retry_after_s_ = 0;
+  }
   bool has_type = false;
   if (respond) {
     for (const auto& hd : respond->headers) {
@@ -1022,6 +1064,9 @@ void DownstreamSession::endExchange() {
   retireUpstream();
   upstream_timer_.stop();
   const bool keep = client_keep_alive_ && !upgrade_paused_ && !ctx_.draining() && request_done_;
+  // Lingering is needed only when the client may still be sending: an unfinished request or
+  // pipelined bytes. Otherwise the connection just closes once the response is out.
+  linger_ = !request_done_ || !pending_.empty();
   resetExchange();
   if (!keep) {
     closeAfterFlush();
@@ -1042,10 +1087,35 @@ void DownstreamSession::armIdleTimer() {
   if (head_started_) {
     client_timer_.start(timeouts.client_header, [this] { onHeaderTimeout(); });
   } else if (client_.queuedBytes() == 0) {
-    client_timer_.start(timeouts.keepalive, [this] { onHeaderTimeout(); });
+    // An idle connection first gives back its buffers (after a short while, so a busy
+    // keep-alive client does not pay for it), then waits out the rest of `keepalive`.
+    const auto keepalive = timeouts.keepalive;
+    const auto first = std::min(keepalive, kCompactAfter);
+    client_timer_.start(first, [this, rest = keepalive - first] {
+      if (phase_ != Phase::WaitRequest || head_started_) return;
+      compact();
+      if (rest.count() <= 0) {
+        onHeaderTimeout();
+      } else {
+        client_timer_.start(rest, [this] { onHeaderTimeout(); });
+      }
+    });
   } else {
     client_timer_.stop();  // armed by onWritten once the response is out
   }
+}
+
+// Frees what an idle connection does not need: string capacity from the last exchange and the
+// parsed head.
+void DownstreamSession::compact() {
+  std::string().swap(client_out_);
+  std::string().swap(upstream_out_);
+  std::string().swap(request_head_);
+  std::string().swap(replay_body_);
+  std::string().swap(rewritten_target_);
+  std::string().swap(request_id_);
+  if (pending_.empty()) std::string().swap(pending_);
+  request_parser_.compact();
 }
 
 void DownstreamSession::resetExchange() {
@@ -1214,6 +1284,8 @@ void DownstreamSession::updateFlow() {
 
 void DownstreamSession::closeAfterFlush() {
   if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
+  // Lingering is needed only when the client may still be sending: an unfinished request or
+  // pipelined bytes. Otherwise the connection just closes once the response is out.
   phase_ = Phase::Closing;
   client_timer_.stop();
   upstream_timer_.stop();
@@ -1231,6 +1303,10 @@ void DownstreamSession::startLinger() {
   if (tls_ && tls_->handshakeDone()) {
     tls_->shutdown();  // close_notify
     sendTlsOutput();
+  }
+  if (!linger_ && !tls_) {
+    closeNow();  // everything was written and nothing more is expected: a plain close
+    return;
   }
   client_.shutdownWrite();
   if (client_eof_) {

@@ -77,8 +77,10 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void failUpstream(int status, const std::string& reason);
   void retireUpstream();
   const config::Retries* retryConfig() const;
+  std::chrono::milliseconds attemptTimeout() const;
   bool retriesOnStatus(int status) const;
   bool retry(health::Failure failure, int status, const std::string& why);
+  health::RetryVerdict retryVerdict(health::Failure failure, int status) const;
   void enterTunnel();
 
   // Both.
@@ -95,6 +97,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void closeAfterFlush();
   void startLinger();
   void armIdleTimer();
+  void compact();
   void closeNow();
   bool upstreamOpen() const { return upstream_ && !upstream_connecting_; }
 
@@ -119,6 +122,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   bool head_started_ = false;     // bytes of the next request head have arrived
   bool client_eof_ = false;
   bool lingering_ = false;
+  bool linger_ = false;  // the close must linger (the client may still be sending)
 
   // The exchange in flight.
   std::shared_ptr<const Snapshot> snapshot_;  // keeps routes and clusters' config alive
@@ -130,6 +134,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   config::UpstreamTimeouts upstream_timeouts_;  // the route's, else the upstream's
   std::string rewritten_target_;
   uint32_t retries_done_ = 0;
+  int retry_after_s_ = 0;        // Retry-After on the next local reply
   int retry_status_ = 0;         // a 5xx being discarded for a retry
   bool sent_upstream_ = false;   // bytes of this attempt were written upstream
   bool budget_counted_ = false;  // counted in the cluster's retry budget

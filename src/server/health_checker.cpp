@@ -203,12 +203,25 @@ void HealthChecker::finish(Probe& p, bool passed, const std::string& why) {
   const bool was = p.state.healthy();
   const bool first = !p.checked;
   p.checked = true;
-  const bool flipped = p.state.observe(passed);
+  bool flipped;
+  if (first && passed && !was) {
+    // A server starts serving after its first passing probe (rise counts only after that).
+    p.state = health::HealthState(p.spec.rise, p.spec.fall, true);
+    flipped = true;
+  } else {
+    flipped = p.state.observe(passed);
+  }
   if (flipped || first) {
-    if (flipped || !p.state.healthy()) {
-      change(p.upstream, p.server, first && !flipped ? "unknown" : (was ? "healthy" : "unhealthy"),
+    // Start-up verdicts are news only when bad: a server passing its first check is expected.
+    // A first verdict that confirms the initial state is not a change; one that does not is.
+    // A server passing its first check is logged but not alerted: that is what is expected.
+    // A first failure is news too: the server was never seen working.
+    const bool news = flipped || first;
+    if (news) {
+      change(p.upstream, p.server, first && !passed ? "unknown" : (was ? "healthy" : "unhealthy"),
              p.state.healthy() ? "healthy" : "unhealthy",
-             (passed ? "check passed: " : "check failed: ") + why);
+             (passed ? "check passed: " : "check failed: ") + why,
+             /*alert=*/!first);  // start-up verdicts are logged, not alerted
     }
     publish();
   }
@@ -255,9 +268,10 @@ void HealthChecker::expireEjections() {
 
 void HealthChecker::change(const std::string& upstream, const std::string& server,
                            const std::string& from, const std::string& to,
-                           const std::string& reason) {
+                           const std::string& reason, bool alert) {
   log::notice("upstream ", upstream, " server ", server, ": ", from, " -> ", to, " (", reason, ")");
-  if (on_change_) on_change_(alerts::StateChange{upstream, server, from, to, unixMs(), reason});
+  if (alert && on_change_)
+    on_change_(alerts::StateChange{upstream, server, from, to, unixMs(), reason});
 }
 
 std::string HealthChecker::stateOf(const std::string& upstream, const std::string& server) const {

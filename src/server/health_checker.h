@@ -49,7 +49,7 @@ class HealthChecker {
   void publish();
   void expireEjections();
   void change(const std::string& upstream, const std::string& server, const std::string& from,
-              const std::string& to, const std::string& reason);
+              const std::string& to, const std::string& reason, bool alert = true);
 
   net::EventLoop& loop_;
   ChangeSink on_change_;
