@@ -205,7 +205,7 @@ void Dashboard::serveHistory(std::string_view query, const Reply& reply) {
 }
 
 // The stream starts with a reconnect delay and the samples the client missed: those after
-// ?since=T, or after the Last-Event-ID a reconnecting browser sends (event ids are sample
+// ?since=T or after the Last-Event-ID a reconnecting browser sends (event ids are sample
 // times); without either, the newest sample.
 void Dashboard::serveEvents(const AdminRequest& request, std::string_view query,
                             const Reply& reply) {
@@ -220,10 +220,11 @@ void Dashboard::serveEvents(const AdminRequest& request, std::string_view query,
     reply(std::move(r));
     return;
   }
+  // A browser reconnects to the same URL, adding Last-Event-ID: the later of the two wins.
   std::optional<uint64_t> since;
   if (auto v = queryParam(query, "since")) since = parseUint(*v);
-  if (const std::string* last = request.head.find("last-event-id"); last && !since)
-    since = parseUint(*last);
+  if (const std::string* last = request.head.find("last-event-id"))
+    if (auto id = parseUint(*last); id && (!since || *id > *since)) since = id;
   AdminResponse r;
   r.content_type = "text/event-stream";
   r.body = sseRetry(kRetryMs);

@@ -1064,9 +1064,6 @@ void DownstreamSession::endExchange() {
   retireUpstream();
   upstream_timer_.stop();
   const bool keep = client_keep_alive_ && !upgrade_paused_ && !ctx_.draining() && request_done_;
-  // Lingering is needed only when the client may still be sending: an unfinished request or
-  // pipelined bytes. Otherwise the connection just closes once the response is out.
-  linger_ = !request_done_ || !pending_.empty();
   resetExchange();
   if (!keep) {
     closeAfterFlush();
@@ -1303,10 +1300,6 @@ void DownstreamSession::startLinger() {
   if (tls_ && tls_->handshakeDone()) {
     tls_->shutdown();  // close_notify
     sendTlsOutput();
-  }
-  if (!linger_ && !tls_) {
-    closeNow();  // everything was written and nothing more is expected: a plain close
-    return;
   }
   client_.shutdownWrite();
   if (client_eof_) {

@@ -122,7 +122,6 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   bool head_started_ = false;     // bytes of the next request head have arrived
   bool client_eof_ = false;
   bool lingering_ = false;
-  bool linger_ = false;  // the close must linger (the client may still be sending)
 
   // The exchange in flight.
   std::shared_ptr<const Snapshot> snapshot_;  // keeps routes and clusters' config alive
