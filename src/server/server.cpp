@@ -192,7 +192,31 @@ ReloadResult Server::attemptReload() {
     for (const auto& e : loaded.errors) errors.push_back(e.str());
     return fail(std::move(errors));
   }
-  auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  // Settings read only at start-up keep their running values (a restart applies them), so
+  // that what /config shows is what is in effect.
+  config::Config next = std::move(*loaded.config);
+  auto keep = [&](bool differs, const char* what) {
+    if (differs) log::warn("reload: ", what, " changes only on restart; keeping the running one");
+  };
+  keep(next.workers != config_->workers, "workers");
+  next.workers = config_->workers;
+  keep(next.access_log.path != config_->access_log.path ||
+           next.access_log.format != config_->access_log.format,
+       "access_log");
+  next.access_log = config_->access_log;
+  keep(next.pid_file != config_->pid_file, "pid_file");
+  next.pid_file = config_->pid_file;
+  const bool admin_moved = next.admin.has_value() != config_->admin.has_value() ||
+                           (next.admin && next.admin->listen.text != config_->admin->listen.text);
+  keep(admin_moved, "admin.listen");
+  if (admin_moved) {
+    if (config_->admin && next.admin) {
+      next.admin->listen = config_->admin->listen;  // the token follows the new file
+    } else {
+      next.admin = config_->admin;
+    }
+  }
+  auto config = std::make_shared<const config::Config>(std::move(next));
   auto snapshot = proxy::Snapshot::build(config, generation() + 1, snapshot_.get());
   if (!snapshot) return fail({config->file + ": " + snapshot.error().detail});
   std::vector<ListenFds> fds(workers_.size());
