@@ -476,7 +476,9 @@ void DownstreamSession::onRequestBody(const char* data, size_t len) {
   }
   if (replayable_) {
     size_t added = upstream_out_.size() - before;
-    if (replay_body_.size() + added > kMaxReplay) {
+    const config::Retries* rc = retryConfig();
+    const uint64_t limit = rc ? rc->max_retry_body : kMaxReplay;
+    if (replay_body_.size() + added > limit) {
       replayable_ = false;
       replay_body_.clear();
     } else {

@@ -216,9 +216,9 @@ void HealthChecker::finish(Probe& p, bool passed, const std::string& why) {
     // A first verdict that confirms the initial state is not a change; one that does not is.
     // A server passing its first check is logged but not alerted: that is what is expected.
     // A first failure is news too: the server was never seen working.
-    const bool news = flipped || first;
+    const bool news = flipped || (first && !p.state.healthy());
     if (news) {
-      change(p.upstream, p.server, first && !passed ? "unknown" : (was ? "healthy" : "unhealthy"),
+      change(p.upstream, p.server, flipped ? (was ? "healthy" : "unhealthy") : "unknown",
              p.state.healthy() ? "healthy" : "unhealthy",
              (passed ? "check passed: " : "check failed: ") + why,
              /*alert=*/!first);  // start-up verdicts are logged, not alerted

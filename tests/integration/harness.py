@@ -506,8 +506,10 @@ class WeirProcess:
     fails the test if weir died on its own or a sanitizer reported something."""
 
     def __init__(self, config: str, workdir: Path, *, name: str = "weir", args: Iterable[str] = (),
-                 wait_ready: bool = True, listen: list[tuple[str, int]] | None = None):
+                 wait_ready: bool = True, listen: list[tuple[str, int]] | None = None,
+                 env: dict[str, str] | None = None):
         self.config = config
+        self.env = env  # extra environment variables for weir (e.g. NOTIFY_SOCKET)
         self.workdir = Path(workdir)
         self.name = name
         self.args = list(args)
@@ -556,7 +558,7 @@ class WeirProcess:
             self.proc = subprocess.Popen(
                 [str(WEIR_BIN), "-c", str(self.config_path), *self.args],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir,
-                start_new_session=True)
+                start_new_session=True, env={**os.environ, **self.env} if self.env else None)
         if self.wait_ready_on_start:
             self.wait_ready()
 

@@ -24,9 +24,18 @@ Endpoints (query parameters in brackets):
   /raw name=NAME [keep=1]  sends a canned malformed response (see RAW) and closes (keep=1: reads
                          the next request on the same connection instead)
   /ws                    WebSocket (RFC 6455) handshake, then echoes every frame
+  /reset-after-read      reads the whole request, then resets the connection (RST) unanswered
+  /healthz               the health endpoint: 200 "ok\n" unless changed by /__health
   /__stats               JSON counters (see Stats.snapshot); /__reset zeroes them
   /__delay ms=N          from now on, wait N ms before answering each counted request
+  /__health [status=N] [body=TEXT] [delay_ms=N]  from now on /healthz answers status N with
+                         body TEXT (200, "ok\n"), after waiting N ms (0)
+  /__fail mode=none|reset|status [code=N]  from now on every counted request (any path) is
+                         answered normally (none), reset after its request was read (reset), or
+                         answered with status N (status, default 503)
 Connections whose first request is a control endpoint (/__...) are not counted anywhere.
+Connections whose first request is /healthz (health probes) count only in "probes" (and the
+head of the last one is kept as "last_probe").
 """
 import argparse
 import base64
@@ -86,17 +95,22 @@ class Stats:
         self.bytes_received = 0
         self.aborted = 0         # peer went away mid-message
         self.ws_sessions = 0
+        self.probes = 0          # /healthz requests (on connections not counted elsewhere)
+        self.last_probe = None   # {method, path, version, headers} of the last /healthz request
         self.received = []      # {method, path, version, headers} per request head
         self.errors = []        # malformed input from the peer (weir): should stay empty
 
     def snapshot(self):
         return {k: getattr(self, k) for k in (
             "requests", "responses", "connections", "accepted", "open", "bytes_received",
-            "aborted", "ws_sessions", "received", "errors")}
+            "aborted", "ws_sessions", "probes", "last_probe", "received", "errors")}
 
 
 STATS = Stats()
 DELAY_MS = 0  # added to every non-control request (--delay-ms, /__delay)
+HEALTH = {"status": 200, "body": b"ok\n", "delay_ms": 0}  # what /healthz answers (/__health)
+FAIL = {"mode": "none", "code": 503}  # how counted requests fail (/__fail)
+HEALTH_PATH = "/healthz"
 
 
 class Peer:
@@ -308,7 +322,7 @@ class Handler(socketserver.BaseRequestHandler):
                 if req is None:
                     return
                 if self.control is None:
-                    self.control = req.path.startswith("/__")
+                    self.control = req.path.startswith("/__") or req.path == HEALTH_PATH
                     with STATS.lock:
                         if self.control:
                             STATS.accepted -= 1
@@ -317,7 +331,13 @@ class Handler(socketserver.BaseRequestHandler):
                             STATS.connections += 1
                     if not self.control:
                         peer.count()
-                if not self.control:
+                if req.path == HEALTH_PATH:
+                    with STATS.lock:
+                        STATS.probes += 1
+                        STATS.last_probe = {"method": req.method, "path": req.target,
+                                            "version": req.version,
+                                            "headers": [list(h) for h in req.headers]}
+                elif not self.control:
                     with STATS.lock:
                         STATS.requests += 1
                         STATS.received.append({"method": req.method, "path": req.target,
@@ -335,11 +355,21 @@ class Handler(socketserver.BaseRequestHandler):
                     STATS.aborted += 1
 
     def finish(self):
+        if getattr(self, "reset_connection", False):
+            # SO_LINGER 0: close() sends RST instead of FIN, like a crashed server process.
+            try:
+                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
+                self.request.close()
+            except OSError:
+                pass
         if self.control is not True:
             with STATS.lock:
                 STATS.open -= 1
                 if self.control is None:
                     STATS.bytes_received += self.peer.pending_bytes
+        if getattr(self, "reset_connection", False):
+            return
         # Lingering close: send FIN, then drain what the peer still sends (briefly), so that unread
         # input does not turn our close into a RST that could destroy the response in flight.
         try:
@@ -396,11 +426,18 @@ class Handler(socketserver.BaseRequestHandler):
 
     def dispatch(self, req):
         """Answers one request; returns whether the connection stays open."""
-        handler = getattr(self, "do_" + req.path.strip("/").replace("/", "_"), None)
+        handler = getattr(self, "do_" + req.path.strip("/").replace("/", "_").replace("-", "_"),
+                          None)
         if req.path not in ("/upload", "/continue", "/ws"):
             read_body(self.peer, req)
         if not self.control and DELAY_MS > 0:
             time.sleep(DELAY_MS / 1000)
+        if not self.control and req.path != HEALTH_PATH and FAIL["mode"] != "none":
+            if FAIL["mode"] == "reset":
+                return self.do_reset_after_read(req)
+            code = FAIL["code"]
+            return self.respond(req, code, f"failing with {code}\n".encode(),
+                                [("Content-Type", "text/plain")])
         if handler is None:
             return self.respond(req, 404, b"no such endpoint\n", [("Content-Type", "text/plain")])
         return handler(req)
@@ -414,6 +451,35 @@ class Handler(socketserver.BaseRequestHandler):
         global DELAY_MS
         DELAY_MS = int(req.query.get("ms", "0"))
         return self.respond_json(req, {"delay_ms": DELAY_MS})
+
+    def do___health(self, req):
+        if "status" in req.query:
+            HEALTH["status"] = int(req.query["status"])
+        if "body" in req.query:
+            HEALTH["body"] = req.query["body"].encode()
+        if "delay_ms" in req.query:
+            HEALTH["delay_ms"] = int(req.query["delay_ms"])
+        return self.respond_json(req, {"status": HEALTH["status"],
+                                       "body": HEALTH["body"].decode("latin-1"),
+                                       "delay_ms": HEALTH["delay_ms"]})
+
+    def do___fail(self, req):
+        mode = req.query.get("mode", "none")
+        if mode not in ("none", "reset", "status"):
+            return self.respond_json(req, {"error": f"unknown mode {mode}"}, status=400)
+        FAIL["mode"] = mode
+        FAIL["code"] = int(req.query.get("code", "503"))
+        return self.respond_json(req, dict(FAIL))
+
+    def do_healthz(self, req):
+        if HEALTH["delay_ms"]:
+            time.sleep(HEALTH["delay_ms"] / 1000)
+        return self.respond(req, HEALTH["status"], HEALTH["body"],
+                            [("Content-Type", "text/plain")])
+
+    def do_reset_after_read(self, req):
+        self.reset_connection = True  # finish() closes with RST; nothing is answered
+        return False
 
     def do___reset(self, req):
         with STATS.lock:
