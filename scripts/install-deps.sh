@@ -5,9 +5,9 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev node-llhttp libssl-dev libyaml-cpp-dev
   nlohmann-json3-dev libgtest-dev libbenchmark-dev libre2-dev libcurl4-openssl-dev
-  libsystemd-dev libxxhash-dev)
+  libsystemd-dev libxxhash-dev nodejs npm)
 TEST_PKGS=(python3 python3-pytest python3-websockets curl openssl gunicorn python3-django
-  python3-djangorestframework procps python3-aiosmtpd)
+  python3-djangorestframework procps python3-aiosmtpd chromium nodejs npm)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
@@ -18,6 +18,12 @@ esac
 
 missing=()
 for p in "${want[@]}"; do
+  # nodejs and npm (the dashboard's Chart.js, the browser test's Playwright): any install will
+  # do; NodeSource's nodejs carries npm and conflicts with Debian's npm package.
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
