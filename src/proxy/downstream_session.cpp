@@ -163,10 +163,20 @@ void DownstreamSession::onUpstreamTls(const char* data, size_t len) {
   if (read == tls::TlsSession::Status::Failed) {
     const std::string why = "TLS to upstream server " + endpoint_->ep.name + ": " +
                             std::string(t.failureReason());
-    if (!t.handshakeDone()) {  // nothing of the request reached the server
+    if (!t.handshakeDone()) {  // nothing of the request reached the server: a connect failure
+      log::warn("upstream ", cluster_->config().name, ": ", why);
+      last_failure_ = why;
       ++endpoint_->connect_failures;
       countFailure(FailureReason::ConnectFailure);
-      if (!retry(health::Failure::ConnectFailure, 0, why)) failUpstream(502, why);
+      if (!retryConfig()) {
+        sent_upstream_ = false;
+        upstream_out_ = request_head_ + replay_body_;
+        finishAttempt(false);
+        retireUpstream();
+        connectAttempt();
+      } else if (!retry(health::Failure::ConnectFailure, 0, why)) {
+        failUpstream(502, why);
+      }
     } else {
       countFailure(FailureReason::UpstreamReset);
       if (response_started_) {
@@ -620,7 +630,9 @@ void DownstreamSession::connectAttempt(bool reuse) {
       return;
     }
     failUpstream(none ? 503 : 502,
-                 none ? "no upstream server available" : "no upstream server left to try");
+                 none ? "no upstream server available"
+                      : "no upstream server left to try" +
+                            (last_failure_.empty() ? std::string() : " (last: " + last_failure_ + ")"));
     return;
   }
   tried_.set(endpoint_->index);
@@ -1122,6 +1134,7 @@ void DownstreamSession::resetExchange() {
   if (cluster_ && retry_counted_) cluster_->retryBudget().retryFinished();
   budget_counted_ = retry_counted_ = false;
   retries_done_ = 0;
+  last_failure_.clear();
   retry_status_ = 0;
   sent_upstream_ = false;
   snapshot_.reset();

@@ -133,6 +133,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   config::UpstreamTimeouts upstream_timeouts_;  // the route's, else the upstream's
   std::string rewritten_target_;
   uint32_t retries_done_ = 0;
+  std::string last_failure_;     // why the last attempt failed, for the final 502's log line
   int retry_after_s_ = 0;        // Retry-After on the next local reply
   int retry_status_ = 0;         // a 5xx being discarded for a retry
   bool sent_upstream_ = false;   // bytes of this attempt were written upstream

@@ -30,7 +30,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
-  for (const auto& u : cfg->upstreams) {
+  for (size_t ui = 0; ui < cfg->upstreams.size(); ++ui) {
+    const config::Upstream& u = cfg->upstreams[ui];
     UpstreamView view;
     view.config = &u;
     for (const auto& s : u.servers) {
@@ -56,7 +57,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
       tc.client_cert = u.tls->client_cert;
       tc.client_key = u.tls->client_key;
       auto ctx = tls::ClientTlsContext::create(tc);
-      if (!ctx) return tlsError(*cfg, u.tls->pos, "upstream " + u.name + " tls", ctx.error());
+      if (!ctx)
+        return tlsError(*cfg, u.tls->pos, "upstreams[" + std::to_string(ui) + "].tls", ctx.error());
       view.tls = *ctx;
     }
     snap->upstreams.push_back(std::move(view));
