@@ -111,7 +111,7 @@ struct Retries {
   bool on_timeout = true;
   bool on_reset = true;
   std::vector<int> on_statuses = {502, 503, 504};
-  double budget = 0.2;               // retries in flight / requests in flight
+  double budget = 0.2;  // retries in flight / requests in flight
   milliseconds per_try_timeout{5'000};
   milliseconds backoff{25};
   uint64_t max_retry_body = 64 * 1024;  // bodies larger than this are not retried
@@ -151,9 +151,9 @@ struct ListenerTls {
   std::string ciphers = "default";
   std::vector<std::string> alpn = {"http/1.1"};
   bool session_tickets = true;
-  std::string client_ca;           // mutual TLS when set
+  std::string client_ca;                // mutual TLS when set
   std::string client_auth = "require";  // require | optional (with client_ca)
-  std::string ocsp_staple;         // DER response file
+  std::string ocsp_staple;              // DER response file
   Position pos;
 };
 
@@ -199,7 +199,7 @@ struct Sticky {
 };
 
 struct Keepalive {
-  size_t max_idle = 64;                 // idle connections kept per worker and server
+  size_t max_idle = 64;  // idle connections kept per worker and server
   milliseconds idle_timeout{60'000};
 };
 
@@ -207,16 +207,16 @@ struct Keepalive {
 struct HealthCheck {
   enum class Type { Http, Tcp } type = Type::Http;
   std::string path = "/healthz";
-  std::string host;          // Host header sent; empty: the server address
+  std::string host;  // Host header sent; empty: the server address
   std::string method = "GET";
   milliseconds interval{2'000};
   milliseconds timeout{1'000};
-  int rise = 2;              // consecutive passes to become healthy
-  int fall = 3;              // consecutive failures to become unhealthy
-  int status_lo = 200;       // expect_status "200-399"
+  int rise = 2;         // consecutive passes to become healthy
+  int fall = 3;         // consecutive failures to become unhealthy
+  int status_lo = 200;  // expect_status "200-399"
   int status_hi = 399;
-  std::string expect_body;   // substring; empty: any body
-  double jitter = 0.1;       // share of the interval
+  std::string expect_body;         // substring; empty: any body
+  double jitter = 0.1;             // share of the interval
   bool initially_healthy = false;  // initial_state: healthy | unhealthy
   Position pos;
 };
@@ -240,7 +240,7 @@ struct Upstream {
   std::optional<Sticky> sticky;
   std::optional<HealthCheck> health_check;
   std::optional<Passive> passive;
-  bool panic_fail_open = false;         // panic: fail_open | fail_closed (default)
+  bool panic_fail_open = false;  // panic: fail_open | fail_closed (default)
   std::optional<Retries> retries;
   std::optional<UpstreamTls> tls;
   Keepalive keepalive;
@@ -249,10 +249,10 @@ struct Upstream {
 };
 
 struct Limits {
-  uint64_t max_connections = 10'000;          // client connections, whole process
-  uint64_t max_header_bytes = 16 * 1024;      // request line + header section
-  uint64_t max_uri_bytes = 8 * 1024;          // request target
-  uint64_t max_body_bytes = 100ull << 20;     // request body
+  uint64_t max_connections = 10'000;       // client connections, whole process
+  uint64_t max_header_bytes = 16 * 1024;   // request line + header section
+  uint64_t max_uri_bytes = 8 * 1024;       // request target
+  uint64_t max_body_bytes = 100ull << 20;  // request body
 };
 
 struct Timeouts {
@@ -292,9 +292,9 @@ struct Alerts {
 
 /// The admin HTTP endpoint (served on the control thread). Absent: no admin endpoint.
 struct Admin {
-  HostPort listen;          // loopback by default; a non-loopback address needs a token
-  std::string token_file;   // file holding the Bearer token; empty: no token
-  std::string token;        // read from token_file at load time (never printed)
+  HostPort listen;         // loopback by default; a non-loopback address needs a token
+  std::string token_file;  // file holding the Bearer token; empty: no token
+  std::string token;       // read from token_file at load time (never printed)
   Position pos;
 };
 
@@ -309,7 +309,7 @@ struct Config {
   std::optional<Admin> admin;
   std::optional<Alerts> alerts;
   std::string pid_file = "/run/weir/weir.pid";  // "" or "off": none
-  bool watch = false;  // reload when the config file changes
+  bool watch = false;                           // reload when the config file changes
 
   const Upstream* findUpstream(const std::string& name) const {
     for (const auto& u : upstreams)

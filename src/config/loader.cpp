@@ -11,8 +11,8 @@
 
 #include "config/config.h"
 #include "config/host_port.h"
-#include "config/reader.h"
 #include "config/policy_reader.h"
+#include "config/reader.h"
 #include "config/route_reader.h"
 
 namespace weir::config {
@@ -63,8 +63,8 @@ class Loader {
 
   Config read(const Item& root) {
     Config c;
-    if (!r_.mapping(root, {"workers", "listeners", "upstreams", "limits", "timeouts",
-                           "access_log", "admin", "alerts", "pid_file", "watch"}))
+    if (!r_.mapping(root, {"workers", "listeners", "upstreams", "limits", "timeouts", "access_log",
+                           "admin", "alerts", "pid_file", "watch"}))
       return c;
     if (auto v = r_.optional(root, "workers")) readWorkers(*v, c.workers);
     if (auto v = r_.optional(root, "upstreams")) c.upstreams = readUpstreams(*v);
@@ -134,9 +134,9 @@ class Loader {
   Upstream readUpstream(const Item& item) {
     Upstream u;
     u.pos = item.pos;
-    if (!r_.mapping(item, {"name", "servers", "balance", "hash_key", "slow_start", "sticky",
-                           "health_check", "passive", "panic", "retries", "tls", "keepalive",
-                           "timeouts"}))
+    if (!r_.mapping(
+            item, {"name", "servers", "balance", "hash_key", "slow_start", "sticky", "health_check",
+                   "passive", "panic", "retries", "tls", "keepalive", "timeouts"}))
       return u;
     if (auto v = r_.optional(item, "tls")) u.tls = readUpstreamTls(*v);
     if (auto v = r_.required(item, "name"))
@@ -165,9 +165,12 @@ class Loader {
     if (auto v = r_.optional(item, "retries")) u.retries = readRetries(r_, *v);
     if (auto v = r_.optional(item, "panic")) {
       if (auto s = r_.string(*v)) {
-        if (*s == "fail_open") u.panic_fail_open = true;
-        else if (*s == "fail_closed") u.panic_fail_open = false;
-        else r_.fail(*v, "must be fail_open or fail_closed, got '" + *s + "'");
+        if (*s == "fail_open")
+          u.panic_fail_open = true;
+        else if (*s == "fail_closed")
+          u.panic_fail_open = false;
+        else
+          r_.fail(*v, "must be fail_open or fail_closed, got '" + *s + "'");
       }
     }
     if (auto v = r_.optional(item, "keepalive")) {
@@ -206,15 +209,17 @@ class Loader {
   }
 
   void readBalancing(const Item& item, Upstream& u) {
-    static constexpr std::string_view kPolicies[] = {"round_robin", "least_conn", "random", "p2c",
-                                                     "ewma", "ring_hash", "maglev", "first"};
+    static constexpr std::string_view kPolicies[] = {
+        "round_robin", "least_conn", "random", "p2c", "ewma", "ring_hash", "maglev", "first"};
     bool policy_known = true;
     if (auto v = r_.optional(item, "balance")) {
       policy_known = false;
       if (auto s = r_.string(*v)) {
         if (std::find(std::begin(kPolicies), std::end(kPolicies), *s) == std::end(kPolicies)) {
-          r_.fail(*v, "must be one of round_robin, least_conn, random, p2c, ewma, ring_hash, "
-                      "maglev, first; got '" + *s + "'");
+          r_.fail(*v,
+                  "must be one of round_robin, least_conn, random, p2c, ewma, ring_hash, "
+                  "maglev, first; got '" +
+                      *s + "'");
         } else {
           u.balance = *s;
           policy_known = true;
@@ -228,8 +233,8 @@ class Loader {
           if (policy_known && u.balance != "ring_hash" && u.balance != "maglev")
             r_.fail(*v, "hash_key needs balance: ring_hash or maglev");
         } else {
-          r_.fail(*v, "must be client_ip, uri, header:NAME, cookie:NAME or query:NAME, got '" +
-                          *s + "'");
+          r_.fail(*v, "must be client_ip, uri, header:NAME, cookie:NAME or query:NAME, got '" + *s +
+                          "'");
         }
       }
     }
@@ -288,8 +293,10 @@ class Loader {
     }
     if (auto v = r_.optional(item, "min_version")) {
       std::string text = v->node.IsScalar() ? v->node.Scalar() : "";
-      if (text == "1.2" || text == "1.3") t.min_version = text;
-      else r_.fail(*v, "must be \"1.2\" or \"1.3\", got '" + text + "'");
+      if (text == "1.2" || text == "1.3")
+        t.min_version = text;
+      else
+        r_.fail(*v, "must be \"1.2\" or \"1.3\", got '" + text + "'");
     }
     if (auto v = r_.optional(item, "ciphers"))
       if (auto s = r_.nonEmptyString(*v)) t.ciphers = *s;
@@ -306,8 +313,10 @@ class Loader {
       if (auto s = r_.nonEmptyString(*v)) t.client_ca = *s;
     if (auto v = r_.optional(item, "client_auth")) {
       if (auto s = r_.string(*v)) {
-        if (*s == "require" || *s == "optional") t.client_auth = *s;
-        else r_.fail(*v, "must be require or optional, got '" + *s + "'");
+        if (*s == "require" || *s == "optional")
+          t.client_auth = *s;
+        else
+          r_.fail(*v, "must be require or optional, got '" + *s + "'");
       }
     }
     if (auto v = r_.optional(item, "ocsp_staple"))
@@ -318,8 +327,8 @@ class Loader {
   UpstreamTls readUpstreamTls(const Item& item) {
     UpstreamTls t;
     t.pos = item.pos;
-    if (!r_.mapping(item, {"enabled", "verify", "ca_file", "server_name", "client_cert",
-                           "client_key"}))
+    if (!r_.mapping(item,
+                    {"enabled", "verify", "ca_file", "server_name", "client_cert", "client_key"}))
       return t;
     if (auto v = r_.optional(item, "enabled"))
       if (auto b = r_.boolean(*v)) t.enabled = *b;

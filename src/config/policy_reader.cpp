@@ -22,8 +22,10 @@ std::optional<double> parseShare(const std::string& s) {
   try {
     size_t used = 0;
     double v = std::stod(s, &used);
-    if (used + 1 == s.size() && s.back() == '%') v /= 100.0;
-    else if (used != s.size()) return std::nullopt;
+    if (used + 1 == s.size() && s.back() == '%')
+      v /= 100.0;
+    else if (used != s.size())
+      return std::nullopt;
     if (v < 0 || v > 1) return std::nullopt;
     return v;
   } catch (...) {
@@ -72,15 +74,20 @@ HealthCheck readHealthCheck(Reader& r, const Item& item) {
     return h;
   if (auto v = r.optional(item, "type")) {
     if (auto s = r.string(*v)) {
-      if (*s == "http") h.type = HealthCheck::Type::Http;
-      else if (*s == "tcp") h.type = HealthCheck::Type::Tcp;
-      else r.fail(*v, "must be http or tcp, got '" + *s + "'");
+      if (*s == "http")
+        h.type = HealthCheck::Type::Http;
+      else if (*s == "tcp")
+        h.type = HealthCheck::Type::Tcp;
+      else
+        r.fail(*v, "must be http or tcp, got '" + *s + "'");
     }
   }
   if (auto v = r.optional(item, "path")) {
     if (auto s = r.nonEmptyString(*v)) {
-      if (s->front() != '/') r.fail(*v, "must start with '/'");
-      else h.path = *s;
+      if (s->front() != '/')
+        r.fail(*v, "must start with '/'");
+      else
+        h.path = *s;
     }
   }
   if (auto v = r.optional(item, "host"))
@@ -104,14 +111,19 @@ HealthCheck readHealthCheck(Reader& r, const Item& item) {
     if (auto s = r.string(*v)) h.expect_body = *s;
   if (auto v = r.optional(item, "jitter")) {
     std::string text = v->node.IsScalar() ? v->node.Scalar() : "";
-    if (auto share = parseShare(text)) h.jitter = *share;
-    else r.fail(*v, "must be a share like 10% or 0.1");
+    if (auto share = parseShare(text))
+      h.jitter = *share;
+    else
+      r.fail(*v, "must be a share like 10% or 0.1");
   }
   if (auto v = r.optional(item, "initial_state")) {
     if (auto s = r.string(*v)) {
-      if (*s == "healthy") h.initially_healthy = true;
-      else if (*s == "unhealthy") h.initially_healthy = false;
-      else r.fail(*v, "must be healthy or unhealthy, got '" + *s + "'");
+      if (*s == "healthy")
+        h.initially_healthy = true;
+      else if (*s == "unhealthy")
+        h.initially_healthy = false;
+      else
+        r.fail(*v, "must be healthy or unhealthy, got '" + *s + "'");
     }
   }
   if (h.timeout >= h.interval) {
@@ -142,8 +154,8 @@ Passive readPassive(Reader& r, const Item& item) {
 
 Retries readRetries(Reader& r, const Item& item) {
   Retries t;
-  if (!r.mapping(item, {"attempts", "on", "budget", "per_try_timeout", "backoff",
-                        "max_retry_body"}))
+  if (!r.mapping(item,
+                 {"attempts", "on", "budget", "per_try_timeout", "backoff", "max_retry_body"}))
     return t;
   r.readInteger(item, "attempts", 0, 10, t.attempts);
   if (auto v = r.optional(item, "on")) {
@@ -153,9 +165,12 @@ Retries readRetries(Reader& r, const Item& item) {
       for (const Item& e : *entries) {
         auto s = r.string(e);
         if (!s) continue;
-        if (*s == "connect_failure") t.on_connect_failure = true;
-        else if (*s == "timeout") t.on_timeout = true;
-        else if (*s == "reset") t.on_reset = true;
+        if (*s == "connect_failure")
+          t.on_connect_failure = true;
+        else if (*s == "timeout")
+          t.on_timeout = true;
+        else if (*s == "reset")
+          t.on_reset = true;
         else if (auto code = parseInt(*s); code && *code >= 500 && *code <= 599)
           t.on_statuses.push_back(*code);
         else
@@ -165,8 +180,10 @@ Retries readRetries(Reader& r, const Item& item) {
   }
   if (auto v = r.optional(item, "budget")) {
     std::string text = v->node.IsScalar() ? v->node.Scalar() : "";
-    if (auto share = parseShare(text)) t.budget = *share;
-    else r.fail(*v, "must be a share like 20% or 0.2");
+    if (auto share = parseShare(text))
+      t.budget = *share;
+    else
+      r.fail(*v, "must be a share like 20% or 0.2");
   }
   r.readDuration(item, "per_try_timeout", t.per_try_timeout);
   r.readDuration(item, "backoff", t.backoff, /*allow_zero=*/true);

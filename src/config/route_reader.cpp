@@ -1,7 +1,5 @@
 #include "config/route_reader.h"
 
-#include "config/policy_reader.h"
-
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -9,6 +7,8 @@
 #include <charconv>
 #include <limits>
 #include <set>
+
+#include "config/policy_reader.h"
 
 namespace weir::config {
 namespace {
@@ -112,10 +112,9 @@ bool RouteReader::checkRegex(const Item& at, const std::string& pattern, bool ca
 Route RouteReader::read(const Item& item) {
   Route route;
   route.pos = item.pos;
-  if (!r_.mapping(item,
-                  {"match", "upstream", "respond", "redirect", "strip_prefix", "add_prefix",
-                   "rewrite", "request_headers", "response_headers", "timeouts", "host_rewrite",
-                   "retries"}))
+  if (!r_.mapping(item, {"match", "upstream", "respond", "redirect", "strip_prefix", "add_prefix",
+                         "rewrite", "request_headers", "response_headers", "timeouts",
+                         "host_rewrite", "retries"}))
     return route;
 
   if (auto v = r_.optional(item, "match")) readMatch(*v, route.match);

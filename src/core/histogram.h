@@ -12,7 +12,7 @@ class LatencyHistogram {
  public:
   /// Upper bounds in microseconds; the last bucket is +Inf.
   static constexpr std::array<uint64_t, 16> kBoundsUs = {
-      500,     1'000,   2'500,   5'000,     10'000,    25'000,    50'000,    100'000,
+      500,     1'000,   2'500,     5'000,     10'000,    25'000,     50'000,     100'000,
       250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000, 60'000'000};
   static constexpr size_t kBuckets = kBoundsUs.size() + 1;
 

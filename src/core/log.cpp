@@ -18,11 +18,16 @@ bool journal() {
 
 const char* name(Level level) {
   switch (level) {
-    case Level::Error: return "error";
-    case Level::Warn: return "warn";
-    case Level::Notice: return "notice";
-    case Level::Info: return "info";
-    case Level::Debug: return "debug";
+    case Level::Error:
+      return "error";
+    case Level::Warn:
+      return "warn";
+    case Level::Notice:
+      return "notice";
+    case Level::Info:
+      return "info";
+    case Level::Debug:
+      return "debug";
   }
   return "info";
 }

@@ -27,9 +27,24 @@ void line(Level level, const Args&... parts) {
   (out << ... << parts);
   write(level, out.str());
 }
-template <typename... Args> void error(const Args&... a) { line(Level::Error, a...); }
-template <typename... Args> void warn(const Args&... a) { line(Level::Warn, a...); }
-template <typename... Args> void notice(const Args&... a) { line(Level::Notice, a...); }
-template <typename... Args> void info(const Args&... a) { line(Level::Info, a...); }
-template <typename... Args> void debug(const Args&... a) { line(Level::Debug, a...); }
+template <typename... Args>
+void error(const Args&... a) {
+  line(Level::Error, a...);
+}
+template <typename... Args>
+void warn(const Args&... a) {
+  line(Level::Warn, a...);
+}
+template <typename... Args>
+void notice(const Args&... a) {
+  line(Level::Notice, a...);
+}
+template <typename... Args>
+void info(const Args&... a) {
+  line(Level::Info, a...);
+}
+template <typename... Args>
+void debug(const Args&... a) {
+  line(Level::Debug, a...);
+}
 }  // namespace weir::log

@@ -46,19 +46,32 @@ enum class FailureReason : uint8_t {
 
 constexpr std::string_view failureReasonName(FailureReason r) {
   switch (r) {
-    case FailureReason::BadRequest: return "bad_request";
-    case FailureReason::HeaderTooLarge: return "header_too_large";
-    case FailureReason::UriTooLong: return "uri_too_long";
-    case FailureReason::BodyTooLarge: return "body_too_large";
-    case FailureReason::ClientTimeout: return "client_timeout";
-    case FailureReason::ClientClosed: return "client_closed";
-    case FailureReason::NoRoute: return "no_route";
-    case FailureReason::NoServer: return "no_server";
-    case FailureReason::ConnectFailure: return "connect_failure";
-    case FailureReason::UpstreamTimeout: return "upstream_timeout";
-    case FailureReason::UpstreamReset: return "upstream_reset";
-    case FailureReason::BadResponse: return "bad_response";
-    case FailureReason::kCount: break;
+    case FailureReason::BadRequest:
+      return "bad_request";
+    case FailureReason::HeaderTooLarge:
+      return "header_too_large";
+    case FailureReason::UriTooLong:
+      return "uri_too_long";
+    case FailureReason::BodyTooLarge:
+      return "body_too_large";
+    case FailureReason::ClientTimeout:
+      return "client_timeout";
+    case FailureReason::ClientClosed:
+      return "client_closed";
+    case FailureReason::NoRoute:
+      return "no_route";
+    case FailureReason::NoServer:
+      return "no_server";
+    case FailureReason::ConnectFailure:
+      return "connect_failure";
+    case FailureReason::UpstreamTimeout:
+      return "upstream_timeout";
+    case FailureReason::UpstreamReset:
+      return "upstream_reset";
+    case FailureReason::BadResponse:
+      return "bad_response";
+    case FailureReason::kCount:
+      break;
   }
   return "unknown";
 }

@@ -6,8 +6,8 @@ namespace weir::http {
 namespace {
 
 constexpr std::array<std::string_view, 8> kHopByHop = {
-    "connection", "keep-alive", "proxy-connection", "te",
-    "trailer",    "transfer-encoding", "upgrade", "proxy-authenticate"};
+    "connection", "keep-alive",        "proxy-connection", "te",
+    "trailer",    "transfer-encoding", "upgrade",          "proxy-authenticate"};
 
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
@@ -123,8 +123,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
     }
     out.append(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   }
-  if (!has_request_id && own("x-request-id"))
-    appendHeader(out, "X-Request-Id", info.request_id);
+  if (!has_request_id && own("x-request-id")) appendHeader(out, "X-Request-Id", info.request_id);
   appendEdits(out, info.edits);
   if (req.upgrade) {
     if (const std::string* up = req.find("upgrade")) appendHeader(out, "Upgrade", *up);
@@ -150,7 +149,8 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
     }
     if (iequals(f.name, "content-length")) {
       // Kept as the origin sent it where no body follows (HEAD, 304), or when relayed as is.
-      if (framing == Framing::Length || framing == Framing::None) appendHeader(out, f.name, f.value);
+      if (framing == Framing::Length || framing == Framing::None)
+        appendHeader(out, f.name, f.value);
       continue;
     }
     if (switching && iequals(f.name, "upgrade")) {
@@ -199,40 +199,74 @@ void appendChunk(std::string& out, const char* data, size_t len) {
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 

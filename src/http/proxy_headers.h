@@ -47,8 +47,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
 /// Appends the response head as sent to the client, with hop-by-hop fields removed, Via added
 /// and the given framing and persistence. A 101 keeps `Upgrade` and `Connection: upgrade`.
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
-                         bool client_http10, std::string& out,
-                         const HeaderEdits* edits = nullptr);
+                         bool client_http10, std::string& out, const HeaderEdits* edits = nullptr);
 
 /// Appends one chunk of chunked transfer coding (RFC 9112 7.1). Empty data writes nothing.
 void appendChunk(std::string& out, const char* data, size_t len);

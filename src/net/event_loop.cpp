@@ -6,7 +6,8 @@
 
 namespace weir::net {
 
-EventLoop::EventLoop() : owner_(std::this_thread::get_id()), read_buffer_(new char[kReadBufferBytes]) {
+EventLoop::EventLoop()
+    : owner_(std::this_thread::get_id()), read_buffer_(new char[kReadBufferBytes]) {
   uv_loop_init(&loop_);
   async_ = new uv_async_t;
   uv_async_init(&loop_, async_, [](uv_async_t* h) {

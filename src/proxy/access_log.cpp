@@ -18,11 +18,21 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (c < 0x20 || c >= 0x7f) {
           char buf[8];
@@ -121,9 +131,15 @@ void AccessLog::format(const AccessRecord& r, config::LogFormat format, std::str
     out.append(",\"user_agent\":");
     appendJsonString(out, r.user_agent);
     out.append(",\"upstream_addr\":");
-    if (r.upstream_addr.empty()) out.append("null"); else appendJsonString(out, r.upstream_addr);
+    if (r.upstream_addr.empty())
+      out.append("null");
+    else
+      appendJsonString(out, r.upstream_addr);
     out.append(",\"upstream_status\":");
-    if (r.upstream_status) out.append(std::to_string(r.upstream_status)); else out.append("null");
+    if (r.upstream_status)
+      out.append(std::to_string(r.upstream_status));
+    else
+      out.append("null");
     std::snprintf(num, sizeof num, ",\"request_time\":%.3f", r.request_time_s);
     out.append(num);
     out.append(",\"request_id\":");

@@ -18,7 +18,7 @@ struct AccessRecord {
   std::string_view target;
   std::string_view protocol;  // "HTTP/1.1"
   int status = 0;
-  uint64_t bytes_sent = 0;    // response body bytes
+  uint64_t bytes_sent = 0;  // response body bytes
   std::string_view referer;
   std::string_view user_agent;
   std::string_view upstream_addr;  // "-" when none

@@ -2,24 +2,24 @@
 
 #include <uv.h>
 
-#include "core/log.h"
 #include "balance/hash.h"
+#include "core/log.h"
 #include "health/retry_policy.h"
 #include "http/http_date.h"
 #include "proxy/request_key.h"
-#include "routing/route_actions.h"
 #include "routing/request_view.h"
+#include "routing/route_actions.h"
 
 namespace weir::proxy {
 namespace {
 
 using std::chrono::milliseconds;
 
-constexpr size_t kHighWater = 256 * 1024;  // pause the reading side above this backlog
-constexpr size_t kLowWater = 64 * 1024;    // resume below this
-constexpr size_t kMaxPending = 64 * 1024;  // pipelined bytes held before reading pauses
-constexpr size_t kMaxReplay = 64 * 1024;   // request bytes kept to retry on a stale connection
-constexpr milliseconds kLinger{2000};      // lingering close: read and discard this long
+constexpr size_t kHighWater = 256 * 1024;    // pause the reading side above this backlog
+constexpr size_t kLowWater = 64 * 1024;      // resume below this
+constexpr size_t kMaxPending = 64 * 1024;    // pipelined bytes held before reading pauses
+constexpr size_t kMaxReplay = 64 * 1024;     // request bytes kept to retry on a stale connection
+constexpr milliseconds kLinger{2000};        // lingering close: read and discard this long
 constexpr milliseconds kCompactAfter{1000};  // idle this long: give back buffers
 
 // "host:port" or "[v6]:port" -> the host part, for SNI.
@@ -90,7 +90,8 @@ bool DownstreamSession::start(uv_stream_t* server) {
     closeNow();
     return false;
   }
-  if (const auto& ctx = origin_->listeners[origin_listener_].tls) tls_ = tls::TlsSession::server(*ctx);
+  if (const auto& ctx = origin_->listeners[origin_listener_].tls)
+    tls_ = tls::TlsSession::server(*ctx);
   client_ip_ = client_.peerIp();
   if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) ++ls->connections;
   client_.setNoDelay(true);
@@ -161,8 +162,8 @@ void DownstreamSession::onUpstreamTls(const char* data, size_t len) {
   t.takeOutput(out);
   if (!out.empty()) upstream_->stream.write(std::move(out));
   if (read == tls::TlsSession::Status::Failed) {
-    const std::string why = "TLS to upstream server " + endpoint_->ep.name + ": " +
-                            std::string(t.failureReason());
+    const std::string why =
+        "TLS to upstream server " + endpoint_->ep.name + ": " + std::string(t.failureReason());
     if (!t.handshakeDone()) {  // nothing of the request reached the server: a connect failure
       log::warn("upstream ", cluster_->config().name, ": ", why);
       last_failure_ = why;
@@ -377,8 +378,8 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   }
   if (origin_->listeners[origin_listener_].config->https_redirect && !tls_) {
     const std::string* hh = h.find("host");
-    std::string location = "https://" + std::string(hh ? routing::hostOf(*hh) : "localhost") +
-                           h.target;
+    std::string location =
+        "https://" + std::string(hh ? routing::hostOf(*hh) : "localhost") + h.target;
     localReply(301, "", nullptr, false, location);
     return true;
   }
@@ -411,8 +412,8 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   }
   const size_t qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);
-  std::string_view query = qmark == std::string_view::npos ? std::string_view()
-                                                           : target.substr(qmark + 1);
+  std::string_view query =
+      qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
   const ListenerView& lv = snapshot_->listeners[*listener];
   const MessageHeaders headers(h);
@@ -587,7 +588,7 @@ void DownstreamSession::onBodyTimeout() {
 
 void DownstreamSession::startProxy(const http::MessageHead& req, std::string_view target,
                                    std::string_view host) {
-  request_framing_ = req.chunked ? http::Framing::Chunked
+  request_framing_ = req.chunked          ? http::Framing::Chunked
                      : req.content_length ? http::Framing::Length
                                           : http::Framing::None;
   http::ForwardInfo info;
@@ -629,10 +630,11 @@ void DownstreamSession::connectAttempt(bool reuse) {
                             " is unhealthy (panic: fail_closed)");
       return;
     }
-    failUpstream(none ? 503 : 502,
-                 none ? "no upstream server available"
-                      : "no upstream server left to try" +
-                            (last_failure_.empty() ? std::string() : " (last: " + last_failure_ + ")"));
+    failUpstream(
+        none ? 503 : 502,
+        none ? "no upstream server available"
+             : "no upstream server left to try" +
+                   (last_failure_.empty() ? std::string() : " (last: " + last_failure_ + ")"));
     return;
   }
   tried_.set(endpoint_->index);
@@ -683,8 +685,8 @@ void DownstreamSession::onUpstreamConnected(int status) {
   upstream_->stream.setNoDelay(true);
   if (cluster_->tls()) {
     const std::string& sni = cluster_->tls()->config().server_name;
-    upstream_->tls = tls::TlsSession::client(*cluster_->tls(),
-                                             sni.empty() ? hostOf(endpoint_->ep.name) : sni);
+    upstream_->tls =
+        tls::TlsSession::client(*cluster_->tls(), sni.empty() ? hostOf(endpoint_->ep.name) : sni);
     std::string hello;
     upstream_->tls->takeOutput(hello);
     upstream_->stream.write(std::move(hello));
@@ -886,8 +888,8 @@ void DownstreamSession::onUpstreamEnd(int status) {
   if (upstream_bytes_in_ == 0 && upstream_reused_ && !retried_stale_ && replayable_ &&
       idempotent_) {
     // A kept-alive connection the server had closed: send again on a fresh one.
-    log::info("upstream ", cluster_->config().name, " server ", ep.name,
-              ": idle connection ", why, "; retrying on a new connection");
+    log::info("upstream ", cluster_->config().name, " server ", ep.name, ": idle connection ", why,
+              "; retrying on a new connection");
     retried_stale_ = true;
     const size_t index = endpoint_->index;
     finishAttempt(false);
@@ -913,7 +915,8 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
   const http::MessageHead& h = p.head();
   if (h.status < 200 && h.status != 101) {
     informational_ = true;
-    if (!client_http10_) http::writeClientResponse(h, http::Framing::None, true, false, client_out_);
+    if (!client_http10_)
+      http::writeClientResponse(h, http::Framing::None, true, false, client_out_);
     return true;
   }
   if (h.status == 101) {
@@ -998,8 +1001,8 @@ void DownstreamSession::finishResponse(bool reusable) {
 
 void DownstreamSession::failUpstream(int status, const std::string& reason) {
   finishAttempt(false);
-  log::warn("upstream ", cluster_ ? cluster_->config().name : std::string("-"), ": ", status,
-            ": ", reason);
+  log::warn("upstream ", cluster_ ? cluster_->config().name : std::string("-"), ": ", status, ": ",
+            reason);
   retireUpstream();
   upstream_timer_.stop();
   if (response_started_) {

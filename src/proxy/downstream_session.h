@@ -13,9 +13,9 @@
 #include "http/parser.h"
 #include "http/proxy_headers.h"
 #include "net/tcp_stream.h"
-#include "tls/tls_session.h"
 #include "net/timer.h"
 #include "proxy/worker_context.h"
+#include "tls/tls_session.h"
 
 namespace weir::proxy {
 
@@ -113,13 +113,13 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   std::string client_ip_;
   Phase phase_ = Phase::WaitRequest;
 
-  std::string pending_;     // client bytes read but not parsed yet (pipelining, upgrade)
-  std::string client_out_;  // response bytes batched until the end of the current event
+  std::string pending_;       // client bytes read but not parsed yet (pipelining, upgrade)
+  std::string client_out_;    // response bytes batched until the end of the current event
   std::string upstream_out_;  // request bytes not written upstream yet
   bool in_feed_ = false;
-  bool request_paused_ = false;   // parser paused after a complete request
-  bool upgrade_paused_ = false;   // parser stopped after an upgrade request
-  bool head_started_ = false;     // bytes of the next request head have arrived
+  bool request_paused_ = false;  // parser paused after a complete request
+  bool upgrade_paused_ = false;  // parser stopped after an upgrade request
+  bool head_started_ = false;    // bytes of the next request head have arrived
   bool client_eof_ = false;
   bool lingering_ = false;
 
@@ -128,8 +128,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   std::shared_ptr<upstream::Cluster> cluster_;
   std::shared_ptr<upstream::EndpointState> endpoint_;  // the server of the current attempt
   std::optional<size_t> route_index_;
-  const config::Route* route_ = nullptr;    // the upstream route (points into snapshot_)
-  const RouteView* route_view_ = nullptr;   // likewise
+  const config::Route* route_ = nullptr;        // the upstream route (points into snapshot_)
+  const RouteView* route_view_ = nullptr;       // likewise
   config::UpstreamTimeouts upstream_timeouts_;  // the route's, else the upstream's
   std::string rewritten_target_;
   uint32_t retries_done_ = 0;

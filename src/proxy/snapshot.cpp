@@ -65,9 +65,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
   }
   for (size_t li = 0; li < cfg->listeners.size(); ++li) {
     const config::Listener& l = cfg->listeners[li];
-    ListenerView view{&l,
-                      routing::RouteTable(l.routes, "listeners[" + std::to_string(li) + "].routes"),
-                      {}};
+    ListenerView view{
+        &l, routing::RouteTable(l.routes, "listeners[" + std::to_string(li) + "].routes"), {}};
     if (l.tls) {
       tls::ServerTlsConfig tc;
       for (const auto& c : l.tls->certificates) tc.certificates.push_back({c.cert, c.key});

@@ -28,7 +28,7 @@ struct RouteView {
 struct ListenerView {
   const config::Listener* config;
   routing::RouteTable routes;
-  std::vector<RouteView> route_views;  // per route
+  std::vector<RouteView> route_views;                // per route
   std::shared_ptr<const tls::ServerTlsContext> tls;  // null: plain HTTP
 };
 

@@ -11,7 +11,6 @@
 
 #include "core/histogram.h"
 #include "core/traffic.h"
-
 #include "net/event_loop.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"

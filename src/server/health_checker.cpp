@@ -44,8 +44,8 @@ struct HealthChecker::Probe final : net::TcpStream::Handler, http::HttpParser::S
       owner->finish(*this, true, "connected");
       return;
     }
-    health::HttpCheckSpec http{spec.method, spec.path, spec.host, spec.status_lo, spec.status_hi,
-                               spec.expect_body};
+    health::HttpCheckSpec http{spec.method,    spec.path,      spec.host,
+                               spec.status_lo, spec.status_hi, spec.expect_body};
     parser = std::make_unique<http::HttpParser>(http::HttpParser::Mode::Response, this,
                                                 http::ParseLimits{64 * 1024, 8 * 1024});
     parser->expectNoBody(spec.method == "HEAD");
@@ -79,11 +79,14 @@ struct HealthChecker::Probe final : net::TcpStream::Handler, http::HttpParser::S
   void onMessageComplete(http::HttpParser&) override {}
   void complete() {
     const int status = parser->head().status;
-    health::HttpCheckSpec http{spec.method, spec.path, spec.host, spec.status_lo, spec.status_hi,
-                               spec.expect_body};
+    health::HttpCheckSpec http{spec.method,    spec.path,      spec.host,
+                               spec.status_lo, spec.status_hi, spec.expect_body};
     const bool passed = health::probePassed(http, status, body);
-    owner->finish(*this, passed, "status " + std::to_string(status) +
-                                     (passed ? "" : spec.expect_body.empty() ? "" : " or body"));
+    owner->finish(*this, passed,
+                  "status " + std::to_string(status) +
+                      (passed                     ? ""
+                       : spec.expect_body.empty() ? ""
+                                                  : " or body"));
   }
 };
 
@@ -91,8 +94,8 @@ struct HealthChecker::Pool {
   std::string name;
   std::optional<config::HealthCheck> check;
   std::optional<config::Passive> passive;
-  std::vector<std::string> servers;                 // in config order
-  std::vector<std::unique_ptr<Probe>> probes;       // per server when checks are on
+  std::vector<std::string> servers;                   // in config order
+  std::vector<std::unique_ptr<Probe>> probes;         // per server when checks are on
   std::unique_ptr<health::OutlierDetector> outliers;  // when passive is on
 };
 
@@ -153,8 +156,9 @@ void HealthChecker::configure(std::shared_ptr<const proxy::Snapshot> snapshot) {
       probe->spec = *cfg.health_check;
       if (!probe->conn) {
         const uint64_t interval = static_cast<uint64_t>(probe->spec.interval.count());
-        schedule(*probe, probe->checked ? health::jitteredDelay(interval, probe->spec.jitter, rng_())
-                                        : health::initialOffset(i, uv.endpoints.size(), interval));
+        schedule(*probe, probe->checked
+                             ? health::jitteredDelay(interval, probe->spec.jitter, rng_())
+                             : health::initialOffset(i, uv.endpoints.size(), interval));
       }
       pool->probes.push_back(std::move(probe));
     }
@@ -165,9 +169,9 @@ void HealthChecker::configure(std::shared_ptr<const proxy::Snapshot> snapshot) {
       oc.max_ejection_ms = static_cast<uint64_t>(cfg.passive->max_ejection.count());
       oc.max_ejected_percent = cfg.passive->max_ejected_percent;
       const bool same_servers = old && old->outliers && old->servers == pool->servers;
-      pool->outliers = same_servers ? std::move(old->outliers)
-                                    : std::make_unique<health::OutlierDetector>(
-                                          oc, uv.endpoints.size());
+      pool->outliers = same_servers
+                           ? std::move(old->outliers)
+                           : std::make_unique<health::OutlierDetector>(oc, uv.endpoints.size());
     }
     next.push_back(std::move(pool));
   }
@@ -236,9 +240,9 @@ void HealthChecker::onPassiveResult(const std::string& upstream, const std::stri
     for (size_t i = 0; i < pool->servers.size(); ++i) {
       if (pool->servers[i] != server) continue;
       if (pool->outliers->onResult(i, failed, loop_.now())) {
-        change(upstream, server, "healthy", "ejected",
-               std::to_string(pool->passive->consecutive_failures) +
-                   " consecutive failed requests");
+        change(
+            upstream, server, "healthy", "ejected",
+            std::to_string(pool->passive->consecutive_failures) + " consecutive failed requests");
         publish();
         expireEjections();
       }

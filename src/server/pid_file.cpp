@@ -89,8 +89,8 @@ std::optional<ReloadStatus> readReloadStatus(const std::string& pid_path) {
 }
 
 int signalRunning(const std::string& pid_path, const std::string& what, uint64_t timeout_ms) {
-  int sig = what == "stop" ? SIGTERM
-            : what == "quit" ? SIGTERM
+  int sig = what == "stop"     ? SIGTERM
+            : what == "quit"   ? SIGTERM
             : what == "reopen" ? SIGUSR1
             : what == "reload" ? SIGHUP
                                : 0;
@@ -100,8 +100,7 @@ int signalRunning(const std::string& pid_path, const std::string& what, uint64_t
   }
   auto pid = readPidFile(pid_path);
   if (!pid) {
-    std::fprintf(stderr, "weir: cannot read the pid file %s: is weir running?\n",
-                 pid_path.c_str());
+    std::fprintf(stderr, "weir: cannot read the pid file %s: is weir running?\n", pid_path.c_str());
     return 1;
   }
   const auto before = readReloadStatus(pid_path);

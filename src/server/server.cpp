@@ -309,9 +309,8 @@ void Server::configureWatch() {
         auto* self = static_cast<Server*>(h->data);
         if (!self || status < 0) return;
         const std::string& path = self->config_->file;
-        const std::string base = path.substr(path.rfind('/') == std::string::npos
-                                                 ? 0
-                                                 : path.rfind('/') + 1);
+        const std::string base =
+            path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
         if (name && base != name) return;
         self->watch_debounce_->start(std::chrono::milliseconds(300), [self] {
           log::notice("config file changed: reloading ", self->config_->file);

@@ -11,14 +11,14 @@
 #include <thread>
 #include <vector>
 
+#include "alerts/alert_sender.h"
 #include "config/config.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
-#include "server/stats_report.h"
-#include "alerts/alert_sender.h"
 #include "server/health_checker.h"
+#include "server/stats_report.h"
 #include "server/systemd_notifier.h"
 #include "server/worker.h"
 
@@ -93,7 +93,7 @@ class Server {
   bool stopping_ = false;
   std::unique_ptr<SystemdNotifier> notifier_;
   std::unique_ptr<HealthChecker> health_;
-  uv_fs_event_t* watch_ = nullptr;          // the config file's folder, when watch: true
+  uv_fs_event_t* watch_ = nullptr;  // the config file's folder, when watch: true
   std::unique_ptr<net::Timer> watch_debounce_;
   std::unique_ptr<alerts::AlertSender> alert_sender_;
   std::function<void(Server&)> on_start_;

@@ -22,7 +22,8 @@ void StatsReport::merge(const StatsReport& other) {
   totals.connections_open += other.totals.connections_open;
   totals.tls_handshake_failures += other.totals.tls_handshake_failures;
   totals.traffic.merge(other.totals.traffic);
-  for (size_t i = 0; i < totals.failures.size(); ++i) totals.failures[i] += other.totals.failures[i];
+  for (size_t i = 0; i < totals.failures.size(); ++i)
+    totals.failures[i] += other.totals.failures[i];
   totals.latency.merge(other.totals.latency);
   for (const auto& l : other.listeners) {
     ListenerReport& mine = findOrAdd(listeners, l.name);

@@ -52,9 +52,9 @@ void SystemdNotifier::reloading() {
 }
 
 void SystemdNotifier::reloaded(bool ok) {
-  std::string status = ok ? "serving generation " + std::to_string(server_.generation())
-                          : "reload failed; serving generation " +
-                                std::to_string(server_.generation());
+  std::string status =
+      ok ? "serving generation " + std::to_string(server_.generation())
+         : "reload failed; serving generation " + std::to_string(server_.generation());
   send("READY=1\nSTATUS=" + status);
 }
 

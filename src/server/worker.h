@@ -11,11 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "health/health_view.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
 #include "proxy/downstream_session.h"
 #include "proxy/worker_context.h"
-#include "health/health_view.h"
 #include "server/stats_report.h"
 
 namespace weir::server {
@@ -58,8 +58,7 @@ class Worker final : public proxy::WorkerContext {
   proxy::ListenerStats* listenerStats(std::string_view name) override;
   proxy::RequestIdGenerator& requestIds() override { return request_ids_; }
   bool draining() const override { return draining_; }
-  void reportPassive(const std::string& upstream, const std::string& server,
-                     bool failed) override {
+  void reportPassive(const std::string& upstream, const std::string& server, bool failed) override {
     if (passive_sink_) passive_sink_(upstream, server, failed);
   }
   void sessionClosed(proxy::DownstreamSession* session) override;

@@ -11,9 +11,12 @@ namespace weir::upstream {
 
 std::string_view adminStateName(AdminState s) {
   switch (s) {
-    case AdminState::Enabled: return "enabled";
-    case AdminState::Draining: return "draining";
-    case AdminState::Disabled: return "disabled";
+    case AdminState::Enabled:
+      return "enabled";
+    case AdminState::Draining:
+      return "draining";
+    case AdminState::Disabled:
+      return "disabled";
   }
   return "enabled";
 }
@@ -136,8 +139,10 @@ std::shared_ptr<EndpointState> Cluster::pick(const balance::EndpointSet& tried,
     }
     excluded_.clear();
     for (const auto& e : endpoints_) {
-      if (tried.test(e->index) || !e->usable()) excluded_.set(e->index);
-      else any = true;
+      if (tried.test(e->index) || !e->usable())
+        excluded_.set(e->index);
+      else
+        any = true;
     }
   }
   if (!any) return nullptr;

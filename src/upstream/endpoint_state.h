@@ -32,12 +32,12 @@ struct EndpointState {
   size_t index = 0;      // position in the cluster's current list
   bool removed = false;  // gone from the config: in-flight exchanges finish, nothing new
   AdminState admin = AdminState::Enabled;
-  int weight = 1;        // effective weight (config, or admin override)
+  int weight = 1;  // effective weight (config, or admin override)
   bool weight_overridden = false;
   uint32_t in_flight = 0;
   uint64_t available_since_ms = 0;  // when it last became available (slow start)
-  bool healthy = true;               // per the control thread's HealthView
-  bool last_failed = false;          // the last exchange failed (passive checks)
+  bool healthy = true;              // per the control thread's HealthView
+  bool last_failed = false;         // the last exchange failed (passive checks)
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // LIFO
 
   TrafficCounters traffic;
@@ -45,9 +45,7 @@ struct EndpointState {
   uint64_t connect_failures = 0;  // refused, unreachable or timed out while connecting
   LatencyHistogram latency;       // request start to response end, for completed exchanges
 
-  bool available() const {
-    return healthy && usable();
-  }
+  bool available() const { return healthy && usable(); }
   /// Available but for health: what panic mode falls back to.
   bool usable() const {
     return !removed && admin == AdminState::Enabled &&

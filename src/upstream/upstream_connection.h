@@ -16,7 +16,8 @@ struct EndpointState;
 struct UpstreamConnection {
   UpstreamConnection(net::EventLoop& loop, std::shared_ptr<EndpointState> to,
                      http::ParseLimits limits)
-      : stream(loop), parser(http::HttpParser::Mode::Response, nullptr, limits),
+      : stream(loop),
+        parser(http::HttpParser::Mode::Response, nullptr, limits),
         endpoint(std::move(to)) {}
 
   net::TcpStream stream;

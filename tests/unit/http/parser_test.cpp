@@ -89,8 +89,10 @@ TEST(HttpParser, AcceptsAHeadSplitAcrossReads) {
   std::string req = "GET /split HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n";
   for (size_t i = 0; i < req.size(); ++i) {
     auto out = parser.execute(&req[i], 1);
-    if (i + 1 < req.size()) ASSERT_EQ(out.status, HttpParser::Status::NeedMore) << i;
-    else EXPECT_EQ(out.status, HttpParser::Status::MessageComplete);
+    if (i + 1 < req.size())
+      ASSERT_EQ(out.status, HttpParser::Status::NeedMore) << i;
+    else
+      EXPECT_EQ(out.status, HttpParser::Status::MessageComplete);
   }
   EXPECT_EQ(*rec.heads.at(0).find("accept"), "*/*");
 }
@@ -104,7 +106,8 @@ TEST(HttpParser, RejectsSmugglingShapesWith400) {
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n",
       "GET / HTTP/1.1\nHost: a\n\n",
       "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
@@ -127,9 +130,7 @@ TEST(HttpParser, RejectsOtherVersionsWith505) {
   EXPECT_EQ(rejectStatus("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
 }
 
-TEST(HttpParser, AcceptsHttp10WithoutHost) {
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.0\r\n\r\n"), 0);
-}
+TEST(HttpParser, AcceptsHttp10WithoutHost) { EXPECT_EQ(rejectStatus("GET / HTTP/1.0\r\n\r\n"), 0); }
 
 TEST(HttpParser, MapsSizeLimitsTo414And431) {
   ParseLimits limits{1024, 256};
@@ -138,9 +139,9 @@ TEST(HttpParser, MapsSizeLimitsTo414And431) {
   EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'b') + "\r\n\r\n",
                          limits),
             431);
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(900, 'b') + "\r\n\r\n",
-                         limits),
-            0);
+  EXPECT_EQ(
+      rejectStatus("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(900, 'b') + "\r\n\r\n", limits),
+      0);
 }
 
 TEST(HttpParser, ResponseModeReportsUpgradeAfter101) {
@@ -168,8 +169,7 @@ TEST(HttpParser, ResponseToHeadHasNoBody) {
   HttpParser parser(HttpParser::Mode::Response, &rec, {});
   parser.expectNoBody(true);
   std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
-  EXPECT_EQ(parser.execute(resp.data(), resp.size()).status,
-            HttpParser::Status::MessageComplete);
+  EXPECT_EQ(parser.execute(resp.data(), resp.size()).status, HttpParser::Status::MessageComplete);
   EXPECT_EQ(rec.body, "");
 }
 
