@@ -22,12 +22,6 @@ constexpr size_t kMaxReplay = 64 * 1024;     // request bytes kept to retry on a
 constexpr milliseconds kLinger{2000};        // lingering close: read and discard this long
 constexpr milliseconds kCompactAfter{1000};  // idle this long: give back buffers
 
-// "host:port" or "[v6]:port" -> the host part, for SNI.
-std::string hostOf(const std::string& address) {
-  if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
-  return address.substr(0, address.rfind(':'));
-}
-
 health::RetryConfig retryConfigFor(const config::Retries& rc) {
   health::RetryConfig conf;
   conf.attempts = rc.attempts;
@@ -45,11 +39,6 @@ health::RetryConfig retryConfigFor(const config::Retries& rc) {
   conf.backoff_ms = static_cast<uint64_t>(rc.backoff.count());
   conf.max_retry_body = rc.max_retry_body;
   return conf;
-}
-
-bool isIdempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
-         method == "DELETE" || method == "TRACE";
 }
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
@@ -358,7 +347,7 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   client_http10_ = h.isHttp10();
   client_keep_alive_ = h.keep_alive && !ctx_.draining();
   head_request_ = h.method == "HEAD";
-  idempotent_ = isIdempotent(h.method);
+  idempotent_ = health::isIdempotent(h.method);
   if (const std::string* id = h.find("x-request-id")) {
     request_id_ = *id;
   } else {
@@ -686,7 +675,8 @@ void DownstreamSession::onUpstreamConnected(int status) {
   if (cluster_->tls()) {
     const std::string& sni = cluster_->tls()->config().server_name;
     upstream_->tls =
-        tls::TlsSession::client(*cluster_->tls(), sni.empty() ? hostOf(endpoint_->ep.name) : sni);
+        tls::TlsSession::client(*cluster_->tls(), sni.empty() ? routing::hostOf(endpoint_->ep.name)
+                                                              : std::string_view(sni));
     std::string hello;
     upstream_->tls->takeOutput(hello);
     upstream_->stream.write(std::move(hello));
