@@ -4,6 +4,8 @@
 #include <openssl/ocsp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <cstring>
 #include <fstream>
@@ -16,8 +18,6 @@
 
 namespace weir::tls {
 namespace {
-
-constexpr unsigned char kSessionIdContext[] = "weir";
 
 Error configError(const std::string& detail) {
   return Error{ErrorCode::InvalidArgument, Side::Internal, false, detail};
@@ -116,6 +116,17 @@ Result<std::shared_ptr<ServerTlsContext>> ServerTlsContext::create(
     if (!self->ticket_keys_) return configError("cannot create session ticket keys: no randomness");
   }
 
+  auto sessionIdContext = [&](const std::vector<size_t>& set, unsigned char* out) {
+    std::string leaves;
+    for (size_t i : set) {
+      unsigned char leaf[EVP_MAX_MD_SIZE];
+      unsigned int n = 0;
+      if (X509_digest(certs[i].leaf.get(), EVP_sha256(), leaf, &n) != 1) return false;
+      leaves.append(reinterpret_cast<const char*>(leaf), n);
+    }
+    return EVP_Digest(leaves.data(), leaves.size(), out, nullptr, EVP_sha256(), nullptr) == 1;
+  };
+
   // One SSL_CTX per distinct set of certificates covering a name, holding every certificate of
   // the set (at most one per key type: OpenSSL then picks RSA or ECDSA by client capability).
   auto build = [&](const std::vector<size_t>& set, const std::string& name) -> Result<SSL_CTX*> {
@@ -135,10 +146,18 @@ Result<std::shared_ptr<ServerTlsContext>> ServerTlsContext::create(
       return configError("ciphers: no usable TLS 1.2 cipher in '" + ciphers + "'");
     }
     SSL_CTX_set_default_passwd_cb(c, refusePassphrase);
-    SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof kSessionIdContext - 1);
+    // Sessions belong to the certificates they were made with: a session for one set of names
+    // does not resume under another (RFC 6066 section 3). The context is a digest of the leaf
+    // certificates, so it survives a reload that keeps them.
+    unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
+    if (!sessionIdContext(set, sid_ctx) ||
+        SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx) != 1) {
+      return configError("cannot set the session id context: " + takeOpenSslErrors());
+    }
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_timeout(c, kSessionLifetimeSeconds);
     SSL_CTX_set_app_data(c, self.get());
+    SSL_CTX_set_client_hello_cb(c, onClientHello, self.get());
     SSL_CTX_set_tlsext_servername_callback(c, onServerName);
     SSL_CTX_set_tlsext_servername_arg(c, self.get());
     if (!self->alpn_.empty()) SSL_CTX_set_alpn_select_cb(c, onAlpn, self.get());
@@ -212,6 +231,34 @@ SSL_CTX* ServerTlsContext::sslContextFor(std::string_view host) const {
     if (auto it = wildcard_.find("*" + name.substr(dot)); it != wildcard_.end()) return it->second;
   }
   return default_;
+}
+
+// Runs before OpenSSL looks for a session to resume, so the session id context checked then is
+// already that of the certificates for the requested name (SSL_set_SSL_CTX carries it over).
+int ServerTlsContext::onClientHello(SSL* ssl, int*, void* arg) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len)) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+  // ServerNameList (RFC 6066 section 3): u16 length, then entries of u8 type, u16 length, name.
+  if (len < 2 || static_cast<size_t>(p[0] << 8 | p[1]) != len - 2) {
+    return SSL_CLIENT_HELLO_SUCCESS;  // malformed: OpenSSL's own parser will refuse it
+  }
+  for (size_t i = 2; i + 3 <= len;) {
+    const size_t n = static_cast<size_t>(p[i + 1] << 8 | p[i + 2]);
+    if (i + 3 + n > len) break;
+    if (p[i] == TLSEXT_NAMETYPE_host_name) {
+      const std::string_view name(reinterpret_cast<const char*>(p + i + 3), n);
+      SSL_CTX* ctx = static_cast<const ServerTlsContext*>(arg)->sslContextFor(name);
+      if (ctx != SSL_get_SSL_CTX(ssl) && !SSL_set_SSL_CTX(ssl, ctx)) {
+        return SSL_CLIENT_HELLO_ERROR;
+      }
+      break;
+    }
+    i += 3 + n;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 int ServerTlsContext::onServerName(SSL* ssl, int*, void* arg) {

@@ -66,6 +66,7 @@ class ServerTlsContext : public std::enable_shared_from_this<ServerTlsContext> {
  private:
   ServerTlsContext() = default;
 
+  static int onClientHello(SSL* ssl, int* alert, void* arg);
   static int onServerName(SSL* ssl, int* alert, void* arg);
   static int onAlpn(SSL* ssl, const unsigned char** out, unsigned char* out_len,
                     const unsigned char* in, unsigned int in_len, void* arg);

@@ -747,11 +747,7 @@ def test_sessions_resume(weir, pki, tmp_path, workers, version, tickets):
     assert lines == [f"Reused, {proto}"] * 12
 
 
-@pytest.mark.parametrize("version", [
-    pytest.param("-tls1_2", marks=pytest.mark.xfail(
-        reason="known gap: a TLS 1.2 session made under one SNI name resumes under another "
-               "(session id context is shared by every certificate set)", strict=True)),
-    "-tls1_3"])
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
 def test_session_for_one_name_offered_for_another(weir, pki, tmp_path, version):
     """A client offers a.test's session while asking for b.test. TLS 1.2: RFC 6066 section 3
     says the server MUST NOT resume then, but do a full handshake (and so send b.test's
@@ -1096,8 +1092,6 @@ def test_large_bodies_both_ways_over_tls_on_both_sides(weir, pki):
             assert r.status == 200 and r.body_length == n and h.hexdigest() == pattern_sha256(n)
 
 
-@pytest.mark.xfail(reason="known gap: request bytes are buffered while the upstream TLS "
-                          "handshake is in progress", strict=False)
 def test_upload_waits_for_a_slow_upstream_handshake_without_buffering_it(weir, pki):
     """The upstream accepts the TCP connection at once but takes 3 s to do its TLS handshake.
     Meanwhile a client uploads 64 MiB: weir must stop reading it (backpressure) rather than hold
