@@ -13,13 +13,60 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+HeaderId headerId(std::string_view name) {
+  auto is = [&](std::string_view lower, HeaderId id) {
+    return iequals(name, lower) ? id : HeaderId::Other;
+  };
+  switch (name.size()) {
+    case 2: return is("te", HeaderId::Te);
+    case 3: return is("via", HeaderId::Via);
+    case 4: return is("host", HeaderId::Host);
+    case 7: {
+      const HeaderId id = is("upgrade", HeaderId::Upgrade);
+      return id != HeaderId::Other ? id : is("trailer", HeaderId::Trailer);
+    }
+    case 10: {
+      const HeaderId id = is("connection", HeaderId::Connection);
+      return id != HeaderId::Other ? id : is("keep-alive", HeaderId::KeepAlive);
+    }
+    case 12: return is("x-request-id", HeaderId::XRequestId);
+    case 14: return is("content-length", HeaderId::ContentLength);
+    case 15: return is("x-forwarded-for", HeaderId::XForwardedFor);
+    case 16: {
+      const HeaderId id = is("proxy-connection", HeaderId::ProxyConnection);
+      return id != HeaderId::Other ? id : is("x-forwarded-host", HeaderId::XForwardedHost);
+    }
+    case 17: {
+      const HeaderId id = is("transfer-encoding", HeaderId::TransferEncoding);
+      return id != HeaderId::Other ? id : is("x-forwarded-proto", HeaderId::XForwardedProto);
+    }
+    case 18: return is("proxy-authenticate", HeaderId::ProxyAuthenticate);
+    default: return HeaderId::Other;
+  }
+}
+
+const std::string* MessageHead::find(HeaderId id) const {
+  for (const auto& h : headers)
+    if (h.id == id) return &h.value;
+  return nullptr;
+}
+
+size_t MessageHead::count(HeaderId id) const {
+  size_t n = 0;
+  for (const auto& h : headers)
+    if (h.id == id) ++n;
+  return n;
+}
+
 const std::string* MessageHead::find(std::string_view name) const {
+  if (const HeaderId id = headerId(name); id != HeaderId::Other) return find(id);
   for (const auto& h : headers)
     if (iequals(h.name, name)) return &h.value;
   return nullptr;
 }
 
 size_t MessageHead::count(std::string_view name) const {
+  if (const HeaderId id = headerId(name); id != HeaderId::Other) return count(id);
   size_t n = 0;
   for (const auto& h : headers)
     if (iequals(h.name, name)) ++n;
@@ -28,7 +75,7 @@ size_t MessageHead::count(std::string_view name) const {
 
 bool MessageHead::connectionHas(std::string_view token) const {
   for (const auto& h : headers) {
-    if (!iequals(h.name, "connection")) continue;
+    if (h.id != HeaderId::Connection) continue;
     std::string_view v = h.value;
     while (!v.empty()) {
       size_t comma = v.find(',');

@@ -10,9 +10,38 @@
 
 namespace weir::http {
 
+/// The header fields weir itself looks at, told apart once when a field is made so that the
+/// proxy's many lookups compare a byte instead of a case-insensitive name.
+enum class HeaderId : uint8_t {
+  Other,
+  Host,
+  ContentLength,
+  TransferEncoding,
+  Connection,
+  KeepAlive,
+  ProxyConnection,
+  Te,
+  Trailer,
+  Upgrade,
+  ProxyAuthenticate,
+  Via,
+  XForwardedFor,
+  XForwardedProto,
+  XForwardedHost,
+  XRequestId,
+};
+
+/// The id of a field name (any case); Other for the rest.
+HeaderId headerId(std::string_view name);
+
 struct HeaderField {
+  HeaderField() = default;
+  HeaderField(std::string n, std::string v)
+      : name(std::move(n)), value(std::move(v)), id(headerId(name)) {}
+
   std::string name;
   std::string value;
+  HeaderId id = HeaderId::Other;  // of `name`; set by the constructor
 };
 
 /// ASCII case-insensitive equality (header names, tokens).
@@ -36,7 +65,9 @@ struct MessageHead {
 
   /// First value of `name`, or nullptr.
   const std::string* find(std::string_view name) const;
+  const std::string* find(HeaderId id) const;
   size_t count(std::string_view name) const;
+  size_t count(HeaderId id) const;
   /// True when the Connection header lists `token` (case-insensitive).
   bool connectionHas(std::string_view token) const;
   bool isHttp10() const { return major == 1 && minor == 0; }

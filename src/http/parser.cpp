@@ -92,12 +92,19 @@ void HttpParser::fail(int status, std::string reason) {
 // Checks the raw bytes of the head before llhttp sees them, for what llhttp 8 lets through:
 // obs-fold (RFC 9112 5.2), a CR not followed by LF, whitespace runs in the request line, and the
 // size of the head. Stops at the empty line that ends the head.
+// Checks what llhttp accepts but weir refuses, a line at a time (memchr finds the line ends):
+// bare CR or LF, obs-fold, tabs or double spaces in the request line, and the size limits. A line
+// may be split between calls: line_len_ and prev_ carry over.
 bool HttpParser::scanHead(const char* data, size_t len) {
   const bool request = mode_ == Mode::Request;
   const int bad = request ? 400 : 502;
-  for (size_t i = 0; i < len && scanning_; ++i) {
-    const char c = data[i];
-    if (++head_bytes_ > limits_.max_head_bytes) {
+  size_t i = 0;
+  while (i < len && scanning_) {
+    const char* seg = data + i;
+    const auto* nl = static_cast<const char*>(std::memchr(seg, '\n', len - i));
+    const size_t n = nl ? static_cast<size_t>(nl - seg) : len - i;  // line bytes before the LF
+    head_bytes_ += n + (nl ? 1 : 0);
+    if (head_bytes_ > limits_.max_head_bytes) {
       if (request && line_ == 0) {
         fail(414, "request line too long");
       } else {
@@ -105,38 +112,45 @@ bool HttpParser::scanHead(const char* data, size_t len) {
       }
       return false;
     }
-    if (c == '\n') {
-      if (prev_ != '\r') {
-        fail(bad, "bare LF in head");
+    if (n > 0) {
+      // A CR is allowed only right before the LF: last in this piece, or first in the next.
+      const auto* cr = static_cast<const char*>(std::memchr(seg, '\r', n));
+      if (prev_ == '\r' || (cr && cr != seg + n - 1)) {
+        fail(bad, "bare CR in head");
         return false;
       }
-      if (line_len_ == 0 && line_ > 0) {
-        scanning_ = false;  // the empty line: the head ends here
-      } else if (line_len_ > 0) {
-        ++line_;
-      }
-      line_len_ = 0;
-    } else if (prev_ == '\r') {
-      fail(bad, "bare CR in head");
-      return false;
-    } else if (c != '\r') {
-      if (line_len_ == 0 && line_ > 0 && (c == ' ' || c == '\t')) {
+      const size_t content = n - (cr ? 1 : 0);
+      if (content > 0 && line_len_ == 0 && line_ > 0 && (seg[0] == ' ' || seg[0] == '\t')) {
         fail(bad, "obsolete line folding");
         return false;
       }
-      if (request && line_ == 0) {
-        if (c == '\t' || (c == ' ' && prev_ == ' ')) {
+      if (request && line_ == 0 && content > 0) {
+        if (std::memchr(seg, '\t', content) || (prev_ == ' ' && seg[0] == ' ') ||
+            std::string_view(seg, content).find("  ") != std::string_view::npos) {
           fail(400, "malformed request line");
           return false;
         }
-        if (line_len_ > limits_.max_uri_bytes + 64) {
+        if (line_len_ + content > limits_.max_uri_bytes + 65) {
           fail(414, "request line too long");
           return false;
         }
       }
-      ++line_len_;
+      line_len_ += content;
+      prev_ = seg[n - 1];
     }
-    prev_ = c;
+    if (!nl) break;
+    if (prev_ != '\r') {
+      fail(bad, "bare LF in head");
+      return false;
+    }
+    if (line_len_ == 0 && line_ > 0) {
+      scanning_ = false;  // the empty line: the head ends here
+    } else if (line_len_ > 0) {
+      ++line_;
+    }
+    line_len_ = 0;
+    prev_ = '\n';
+    i += n + 1;
   }
   return true;
 }
@@ -246,31 +260,31 @@ int HttpParser::finishHead() {
   }
   if (request) {
     h.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&parser_)));
-    size_t hosts = h.count("host");
+    size_t hosts = h.count(HeaderId::Host);
     if (hosts > 1 || (hosts == 0 && h.minor == 1)) {
       fail(400, hosts ? "more than one Host header" : "missing Host header");
       return -1;
     }
-    if (hosts == 1 && !isValidHost(*h.find("host"))) {
+    if (hosts == 1 && !isValidHost(*h.find(HeaderId::Host))) {
       fail(400, "invalid Host header");
       return -1;
     }
   } else {
     h.status = llhttp_get_status_code(&parser_);
   }
-  size_t te_count = h.count("transfer-encoding");
+  size_t te_count = h.count(HeaderId::TransferEncoding);
   if (te_count > 0 && h.minor == 0) {  // RFC 9112 6.1: faulty framing in HTTP/1.0
     fail(bad, "Transfer-Encoding in an HTTP/1.0 message");
     return -1;
   }
   if (te_count > 0) {
-    if (te_count > 1 || !iequals(*h.find("transfer-encoding"), "chunked")) {
+    if (te_count > 1 || !iequals(*h.find(HeaderId::TransferEncoding), "chunked")) {
       fail(request ? 400 : 502, "unsupported Transfer-Encoding");
       return -1;
     }
     h.chunked = true;
   }
-  if (const std::string* cl = h.find("content-length")) {
+  if (const std::string* cl = h.find(HeaderId::ContentLength)) {
     if (te_count > 0) {
       fail(bad, "both Content-Length and Transfer-Encoding");
       return -1;

@@ -1,13 +1,28 @@
 #include "http/proxy_headers.h"
 
-#include <array>
 
 namespace weir::http {
 namespace {
 
-constexpr std::array<std::string_view, 8> kHopByHop = {
-    "connection", "keep-alive",        "proxy-connection", "te",
-    "trailer",    "transfer-encoding", "upgrade",          "proxy-authenticate"};
+bool hopByHopId(HeaderId id) {
+  switch (id) {
+    case HeaderId::Connection:
+    case HeaderId::KeepAlive:
+    case HeaderId::ProxyConnection:
+    case HeaderId::Te:
+    case HeaderId::Trailer:
+    case HeaderId::TransferEncoding:
+    case HeaderId::Upgrade:
+    case HeaderId::ProxyAuthenticate: return true;
+    default: return false;
+  }
+}
+
+// Hop-by-hop: a fixed list, and whatever a Connection field names (looked up only when the
+// message has one: `has_connection`).
+bool hopByHop(const MessageHead& head, const HeaderField& f, bool has_connection) {
+  return hopByHopId(f.id) || (has_connection && head.connectionHas(f.name));
+}
 
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
@@ -53,9 +68,7 @@ bool HeaderEdits::drops(std::string_view name) const {
 }
 
 bool isHopByHop(const MessageHead& head, std::string_view name) {
-  for (auto h : kHopByHop)
-    if (iequals(name, h)) return true;
-  return head.connectionHas(name);
+  return hopByHopId(headerId(name)) || head.connectionHas(name);
 }
 
 void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Framing framing,
@@ -68,25 +81,29 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   const std::string* via = nullptr;
   bool has_request_id = false;
   bool has_host = false;
+  const bool has_connection = req.find(HeaderId::Connection) != nullptr;
+  const bool edits = info.edits && !info.edits->empty();
   for (const auto& f : req.headers) {
-    if (isHopByHop(req, f.name) || iequals(f.name, "content-length")) continue;
-    if (info.edits && info.edits->drops(f.name)) continue;
-    if (iequals(f.name, "x-forwarded-for")) {
-      if (!xff) xff = &f.value;
-      continue;
-    }
-    if (iequals(f.name, "via")) {
-      if (!via) via = &f.value;
-      continue;
-    }
-    if (iequals(f.name, "x-forwarded-proto") || iequals(f.name, "x-forwarded-host")) continue;
-    if (iequals(f.name, "x-request-id")) has_request_id = true;
-    if (iequals(f.name, "host")) {
-      has_host = true;
-      if (!info.host.empty()) {  // absolute-form target: its authority wins (RFC 9112 3.2.2)
-        appendHeader(out, "Host", info.host);
+    if (f.id == HeaderId::ContentLength || hopByHop(req, f, has_connection)) continue;
+    if (edits && info.edits->drops(f.name)) continue;
+    switch (f.id) {
+      case HeaderId::XForwardedFor:
+        if (!xff) xff = &f.value;
         continue;
-      }
+      case HeaderId::Via:
+        if (!via) via = &f.value;
+        continue;
+      case HeaderId::XForwardedProto:
+      case HeaderId::XForwardedHost: continue;
+      case HeaderId::XRequestId: has_request_id = true; break;
+      case HeaderId::Host:
+        has_host = true;
+        if (!info.host.empty()) {  // absolute-form target: its authority wins (RFC 9112 3.2.2)
+          appendHeader(out, "Host", info.host);
+          continue;
+        }
+        break;
+      default: break;
     }
     appendHeader(out, f.name, f.value);
   }
@@ -98,7 +115,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
     out.append("X-Forwarded-For: ");
     bool first = true;
     for (const auto& f : req.headers) {
-      if (!iequals(f.name, "x-forwarded-for")) continue;
+      if (f.id != HeaderId::XForwardedFor) continue;
       if (!first) out.append(", ");
       out.append(f.value);
       first = false;
@@ -111,7 +128,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   if (own("x-forwarded-host")) {
     if (!info.forwarded_host.empty()) {
       appendHeader(out, "X-Forwarded-Host", info.forwarded_host);
-    } else if (const std::string* host = req.find("host")) {
+    } else if (const std::string* host = req.find(HeaderId::Host)) {
       appendHeader(out, "X-Forwarded-Host", *host);
     }
   }
@@ -126,7 +143,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   if (!has_request_id && own("x-request-id")) appendHeader(out, "X-Request-Id", info.request_id);
   appendEdits(out, info.edits);
   if (req.upgrade) {
-    if (const std::string* up = req.find("upgrade")) appendHeader(out, "Upgrade", *up);
+    if (const std::string* up = req.find(HeaderId::Upgrade)) appendHeader(out, "Upgrade", *up);
     out.append("Connection: upgrade\r\n");
   }
   appendFraming(out, framing, req);
@@ -142,22 +159,23 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
   out.append("\r\n");
   const bool switching = resp.status == 101;
   const std::string* via = nullptr;
+  const bool has_connection = resp.find(HeaderId::Connection) != nullptr;
   for (const auto& f : resp.headers) {
-    if (iequals(f.name, "via")) {
+    if (f.id == HeaderId::Via) {
       if (!via) via = &f.value;
       continue;
     }
-    if (iequals(f.name, "content-length")) {
+    if (f.id == HeaderId::ContentLength) {
       // Kept as the origin sent it where no body follows (HEAD, 304), or when relayed as is.
       if (framing == Framing::Length || framing == Framing::None)
         appendHeader(out, f.name, f.value);
       continue;
     }
-    if (switching && iequals(f.name, "upgrade")) {
+    if (switching && f.id == HeaderId::Upgrade) {
       appendHeader(out, f.name, f.value);
       continue;
     }
-    if (isHopByHop(resp, f.name)) continue;
+    if (hopByHop(resp, f, has_connection)) continue;
     if (edits && edits->drops(f.name)) continue;
     appendHeader(out, f.name, f.value);
   }

@@ -126,6 +126,44 @@ TEST(HttpParser, RejectsSmugglingShapesWith400) {
   EXPECT_EQ(rejectStatus(nul), 400);
 }
 
+// The head checks run a line at a time; a line split between reads must be judged the same.
+TEST(HttpParser, HeadChecksDoNotDependOnWhereReadsSplitTheBytes) {
+  const ParseLimits limits{256, 64};
+  const std::string cases[] = {
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\r\n",
+      "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET / HTTP/1.1\nHost: a\n\n",
+      "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\r\n",
+      "GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /\tHTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'b') + "\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(180, 'b') + "\r\n\r\n",
+  };
+  for (const std::string& c : cases) {
+    const int whole = rejectStatus(c, limits);
+    for (size_t cut = 1; cut < c.size(); ++cut) {
+      Recorder rec;
+      HttpParser parser(HttpParser::Mode::Request, &rec, limits);
+      auto out = parser.execute(c.data(), cut);
+      if (out.status != HttpParser::Status::Error) out = parser.execute(c.data() + cut, c.size() - cut);
+      const int split = out.status == HttpParser::Status::Error ? parser.errorStatus() : 0;
+      ASSERT_EQ(split, whole) << "cut at " << cut << " of " << c;
+    }
+  }
+  EXPECT_EQ(rejectStatus(cases[0], limits), 0);
+  EXPECT_EQ(rejectStatus(cases[1], limits), 0);
+  EXPECT_EQ(rejectStatus(cases[4], limits), 400);
+  EXPECT_EQ(rejectStatus(cases[11], limits), 414);
+  EXPECT_EQ(rejectStatus(cases[12], limits), 431);
+  EXPECT_EQ(rejectStatus(cases[13], limits), 0);
+}
+
 TEST(HttpParser, RejectsOtherVersionsWith505) {
   EXPECT_EQ(rejectStatus("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
 }
