@@ -25,7 +25,8 @@ struct SocketAddress {
 };
 
 /// Creates a non-blocking listening socket with SO_REUSEADDR (and SO_REUSEPORT unless told
-/// otherwise), bound to `address`. Returns the fd.
+/// otherwise) and TCP_NODELAY (inherited by accepted connections), bound to `address`. Returns
+/// the fd.
 Result<int> openListenSocket(const SocketAddress& address, int backlog, bool reuse_port = true);
 /// The address a bound socket actually has (learns the port when bound to port 0).
 Result<SocketAddress> localAddress(int fd);
