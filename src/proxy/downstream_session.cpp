@@ -1257,8 +1257,14 @@ void DownstreamSession::flushUpstream() {
 
 void DownstreamSession::updateFlow() {
   if (phase_ == Phase::Closed) return;
-  // Client side: pause while the upstream has too much to write, or too much is pipelined.
-  const size_t backlog = upstream_out_.size() + (upstream_ ? upstream_->stream.queuedBytes() : 0);
+  // Client side: pause while the upstream has too much to write, or too much is pipelined. With
+  // TLS to the server, what its session holds counts too: writes before the handshake completes
+  // wait there, and a server slow to answer the ClientHello must not make us buffer the body.
+  size_t backlog = upstream_out_.size();
+  if (upstream_) {
+    backlog += upstream_->stream.queuedBytes();
+    if (upstream_->tls) backlog += upstream_->tls->bufferedBytes();
+  }
   bool want;
   if (phase_ == Phase::Closing) {
     want = true;
@@ -1278,7 +1284,7 @@ void DownstreamSession::updateFlow() {
   }
   // Upstream side: pause while the client has too much to receive.
   if (upstreamOpen()) {
-    const size_t queued = client_.queuedBytes();
+    const size_t queued = client_.queuedBytes() + (tls_ ? tls_->bufferedBytes() : 0);
     if (upstream_->stream.reading() && queued > kHighWater) {
       upstream_->stream.stopRead();
     } else if (!upstream_->stream.reading() && queued < kLowWater) {

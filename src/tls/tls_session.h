@@ -60,6 +60,11 @@ class TlsSession {
   /// Encrypted bytes waiting for takeOutput(); count them with the socket's write queue against
   /// the backpressure watermarks.
   size_t pendingOutputBytes() const;
+  /// Plaintext accepted by write() but not encrypted yet (held until the handshake completes);
+  /// count it too, or a peer slow to finish its handshake lets the writer buffer without bound.
+  size_t heldBytes() const { return held_.size(); }
+  /// Everything this session buffers toward the peer: heldBytes() + pendingOutputBytes().
+  size_t bufferedBytes() const { return heldBytes() + pendingOutputBytes(); }
   /// Queues close_notify after any held writes; further writes are dropped. Before the handshake
   /// has completed there is nothing worth sending: the caller just closes.
   void shutdown();

@@ -284,8 +284,12 @@ TEST_F(TlsSessionTest, WritesBeforeTheHandshakeAreSentOnceItCompletes) {
   c.client->write("GET / HTTP/1.1\r\n");
   c.client->write("Host: a.test\r\n\r\n");
   EXPECT_FALSE(c.client->handshakeDone());
+  EXPECT_EQ(c.client->heldBytes(), 32u);  // counted for backpressure while held
+  EXPECT_EQ(c.client->bufferedBytes(), 32u + c.client->pendingOutputBytes());
   c.pump();
   ASSERT_TRUE(c.established());
+  EXPECT_EQ(c.client->heldBytes(), 0u);
+  EXPECT_EQ(c.client->bufferedBytes(), 0u);
   EXPECT_EQ(c.server_received, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
 }
 
