@@ -57,6 +57,7 @@ class HttpParser {
   void compact();
 
   void setSink(Sink* sink) { sink_ = sink; }
+  void setLimits(ParseLimits limits) { limits_ = limits; }
   /// The next response belongs to a HEAD request: it has no body whatever it says.
   void expectNoBody(bool on) { no_body_ = on; }
   /// Stops parsing with `status` (e.g. 413) and a reason for the log.

@@ -41,13 +41,18 @@ void Timer::onFire(uv_timer_t* handle) {
     return;
   }
   self->on_ = false;
-  self->fn_();
+  if (self->fn_) self->fn_();
 }
 
 void Timer::stop() {
   on_ = false;
   // Left running if armed, but no longer keeps the loop alive.
   if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+}
+
+void Timer::clear() {
+  stop();
+  fn_ = nullptr;
 }
 
 bool Timer::active() const { return on_; }

@@ -25,6 +25,8 @@ class Timer {
   /// Re-arms with the callback already set.
   void restart(std::chrono::milliseconds after);
   void stop();
+  /// Stops and forgets the callback (an object handing the timer to a new owner).
+  void clear();
   bool active() const;
 
  private:

@@ -20,7 +20,8 @@ constexpr size_t kLowWater = 64 * 1024;      // resume below this
 constexpr size_t kMaxPending = 64 * 1024;    // pipelined bytes held before reading pauses
 constexpr size_t kMaxReplay = 64 * 1024;     // request bytes kept to retry on a stale connection
 constexpr milliseconds kLinger{2000};        // lingering close: read and discard this long
-constexpr milliseconds kCompactAfter{1000};  // idle this long: give back buffers
+constexpr milliseconds kCompactAfter{250};   // idle this long: give back buffers
+constexpr size_t kPooledExchanges = 256;     // Exchanges kept per worker for reuse
 
 health::RetryConfig retryConfigFor(const config::Retries& rc) {
   health::RetryConfig conf;
@@ -57,21 +58,118 @@ class MessageHeaders final : public routing::HeaderLookup {
 
 }  // namespace
 
+// Everything one request/response exchange needs, and the parser of the next request. A
+// connection gives it back between requests (releaseExchange()); the next byte from the client
+// takes one again, so an idle keep-alive connection holds little more than its socket.
+struct DownstreamSession::Exchange {
+  Exchange(DownstreamSession& session, net::EventLoop& loop, const config::Limits& limits)
+      : request_parser(http::HttpParser::Mode::Request, &session,
+                       http::ParseLimits{limits.max_header_bytes, limits.max_uri_bytes}),
+        upstream_timer(loop) {}
+
+  http::HttpParser request_parser;
+  net::Timer upstream_timer;
+  std::string upstream_out;                   // request bytes not written upstream yet
+  std::shared_ptr<const Snapshot> snapshot;  // keeps routes and clusters' config alive
+  std::shared_ptr<upstream::Cluster> cluster;
+  std::shared_ptr<upstream::EndpointState> endpoint;  // the server of the current attempt
+  std::optional<size_t> route_index;
+  const config::Route* route = nullptr;        // the upstream route (points into snapshot)
+  const RouteView* route_view = nullptr;       // likewise
+  config::UpstreamTimeouts upstream_timeouts;  // the route's, else the upstream's
+  std::string rewritten_target;
+  uint32_t retries_done = 0;
+  std::string last_failure;     // why the last attempt failed, for the final 502's log line
+  int retry_after_s = 0;        // Retry-After on the next local reply
+  int retry_status = 0;         // a 5xx being discarded for a retry
+  bool sent_upstream = false;   // bytes of this attempt were written upstream
+  bool budget_counted = false;  // counted in the cluster's retry budget
+  bool retry_counted = false;
+  std::optional<uint64_t> hash;  // request key for hashing policies
+  std::string sticky_value;      // the sticky cookie the request carried
+  uint64_t attempt_start_ns = 0;
+  std::unique_ptr<upstream::UpstreamConnection> upstream;
+  bool upstream_connecting = false;
+  bool upstream_reused = false;
+  bool upstream_eof = false;
+  bool retried_stale = false;
+  balance::EndpointSet tried;
+  std::string request_head;  // as sent upstream, kept for a retry
+  std::string replay_body;   // body bytes as sent upstream while small enough to replay
+  bool replayable = true;
+  http::Framing request_framing = http::Framing::None;
+  http::Framing response_framing = http::Framing::None;
+  bool head_seen = false;
+  bool request_done = false;
+  bool response_started = false;
+  bool response_done = false;
+  bool informational = false;
+  bool tunnel = false;
+  bool discard_body = false;
+  bool client_keep_alive = true;
+  bool client_asked_close = false;  // the request said Connection: close (or HTTP/1.0)
+  bool client_http10 = false;
+  bool head_request = false;
+  bool idempotent = false;
+  bool logged = false;
+  int status = 0;
+  int upstream_status = 0;
+  uint64_t upstream_bytes_in = 0;
+  uint64_t request_body_bytes = 0;
+  uint64_t response_body_bytes = 0;
+  uint64_t start_ns = 0;
+  std::string upstream_addr;
+  std::string request_id;
+};
+
 DownstreamSession::DownstreamSession(WorkerContext& ctx, size_t listener_index)
     : ctx_(ctx),
       origin_(ctx.snapshot()),
       origin_listener_(listener_index),
       listener_name_(origin_->listeners[listener_index].config->name),
       client_(ctx.loop(), this),
-      request_parser_(http::HttpParser::Mode::Request, this,
-                      http::ParseLimits{ctx.snapshot()->config->limits.max_header_bytes,
-                                        ctx.snapshot()->config->limits.max_uri_bytes}),
-      client_timer_(ctx.loop()),
-      upstream_timer_(ctx.loop()) {}
+      client_timer_(ctx.loop()) {}
 
 DownstreamSession::~DownstreamSession() {
   client_.close();
-  if (upstream_) upstream_->stream.close();
+  if (ex_ && ex_->upstream) ex_->upstream->stream.close();
+}
+
+// Exchanges given back by this worker thread's idle connections, for its next requests: no
+// allocation per request, and an idle connection holds none. Freed by freePooledExchanges().
+thread_local std::vector<std::unique_ptr<DownstreamSession::Exchange>> DownstreamSession::pool_;
+
+void DownstreamSession::acquireExchange() const {
+  const auto& limits = ctx_.snapshot()->config->limits;
+  auto* self = const_cast<DownstreamSession*>(this);
+  if (pool_.empty()) {
+    ex_ = std::make_unique<Exchange>(*self, ctx_.loop(), limits);
+    return;
+  }
+  ex_ = std::move(pool_.back());
+  pool_.pop_back();
+  ex_->request_parser.setSink(self);
+  ex_->request_parser.setLimits(http::ParseLimits{limits.max_header_bytes, limits.max_uri_bytes});
+  ex_->request_parser.reset();
+}
+
+// Between requests, outside any callback of the parser, with nothing read ahead and no upstream
+// connection: the Exchange goes back to the pool.
+void DownstreamSession::releaseExchange() {
+  if (!ex_ || phase_ != Phase::WaitRequest || head_started_ || in_feed_ || request_paused_ ||
+      !pending_.empty() || ex_->upstream) {
+    return;
+  }
+  resetExchange();
+  ex_->upstream_timer.clear();
+  if (pool_.size() < kPooledExchanges) pool_.push_back(std::move(ex_));
+  ex_.reset();
+}
+
+void DownstreamSession::freePooledExchanges() { pool_.clear(); }
+
+bool DownstreamSession::upstreamOpen() const {
+  return ex_ && ex_->upstream && !ex_->upstream_connecting;
 }
 
 bool DownstreamSession::start(uv_stream_t* server) {
@@ -83,8 +181,7 @@ bool DownstreamSession::start(uv_stream_t* server) {
     tls_ = tls::TlsSession::server(*ctx);
   client_ip_ = client_.peerIp();
   if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) ++ls->connections;
-  client_.setNoDelay(true);
-  client_.startRead();
+  client_.startRead();  // TCP_NODELAY is inherited from the listening socket
   const auto& timeouts = ctx_.snapshot()->config->timeouts;
   client_timer_.start(timeouts.client_header, [this] { onHeaderTimeout(); });
   return true;
@@ -95,7 +192,7 @@ void DownstreamSession::drain() {
     closeNow();
     return;
   }
-  client_keep_alive_ = false;
+  ex().client_keep_alive = false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +205,7 @@ void DownstreamSession::onRead(net::TcpStream& s, const char* data, size_t len) 
     } else {
       onClientRead(data, len);
     }
-  } else if (upstream_ && upstream_->tls) {
+  } else if (ex().upstream && ex().upstream->tls) {
     onUpstreamTls(data, len);
   } else {
     onUpstreamRead(data, len);
@@ -116,6 +213,7 @@ void DownstreamSession::onRead(net::TcpStream& s, const char* data, size_t len) 
   flushUpstream();
   flushClient();
   updateFlow();
+  releaseExchange();
 }
 
 // TLS from the client: decrypt, hand the plaintext on, send what the TLS engine has to say
@@ -143,24 +241,24 @@ void DownstreamSession::sendTlsOutput() {
 }
 
 void DownstreamSession::onUpstreamTls(const char* data, size_t len) {
-  tls::TlsSession& t = *upstream_->tls;
+  tls::TlsSession& t = *ex().upstream->tls;
   const auto fed = t.feed(data, len);
   std::string plain;
   const auto read = fed == tls::TlsSession::Status::Failed ? fed : t.read(plain);
   std::string out;
   t.takeOutput(out);
-  if (!out.empty()) upstream_->stream.write(std::move(out));
+  if (!out.empty()) ex().upstream->stream.write(std::move(out));
   if (read == tls::TlsSession::Status::Failed) {
     const std::string why =
-        "TLS to upstream server " + endpoint_->ep.name + ": " + std::string(t.failureReason());
+        "TLS to upstream server " + ex().endpoint->ep.name + ": " + std::string(t.failureReason());
     if (!t.handshakeDone()) {  // nothing of the request reached the server: a connect failure
-      log::warn("upstream ", cluster_->config().name, ": ", why);
-      last_failure_ = why;
-      ++endpoint_->connect_failures;
+      log::warn("upstream ", ex().cluster->config().name, ": ", why);
+      ex().last_failure = why;
+      ++ex().endpoint->connect_failures;
       countFailure(FailureReason::ConnectFailure);
       if (!retryConfig()) {
-        sent_upstream_ = false;
-        upstream_out_ = request_head_ + replay_body_;
+        ex().sent_upstream = false;
+        ex().upstream_out = ex().request_head + ex().replay_body;
         finishAttempt(false);
         retireUpstream();
         connectAttempt();
@@ -169,7 +267,7 @@ void DownstreamSession::onUpstreamTls(const char* data, size_t len) {
       }
     } else {
       countFailure(FailureReason::UpstreamReset);
-      if (response_started_) {
+      if (ex().response_started) {
         closeNow();
       } else {
         failUpstream(502, why);
@@ -178,19 +276,19 @@ void DownstreamSession::onUpstreamTls(const char* data, size_t len) {
     return;
   }
   if (!plain.empty()) onUpstreamRead(plain.data(), plain.size());
-  if (read == tls::TlsSession::Status::Closed && upstream_) onUpstreamEnd(UV_EOF);
+  if (read == tls::TlsSession::Status::Closed && ex().upstream) onUpstreamEnd(UV_EOF);
 }
 
 void DownstreamSession::writeUpstream(std::string_view bytes) {
-  if (!upstream_) return;
-  if (upstream_->tls) {
-    upstream_->tls->write(bytes);
+  if (!ex().upstream) return;
+  if (ex().upstream->tls) {
+    ex().upstream->tls->write(bytes);
     std::string out;
-    upstream_->tls->takeOutput(out);
-    if (!out.empty()) upstream_->stream.write(std::move(out));
+    ex().upstream->tls->takeOutput(out);
+    if (!out.empty()) ex().upstream->stream.write(std::move(out));
     return;
   }
-  upstream_->stream.write(bytes);
+  ex().upstream->stream.write(bytes);
 }
 
 void DownstreamSession::onReadEnd(net::TcpStream& s, int status) {
@@ -202,6 +300,7 @@ void DownstreamSession::onReadEnd(net::TcpStream& s, int status) {
   flushUpstream();
   flushClient();
   updateFlow();
+  releaseExchange();
 }
 
 void DownstreamSession::onWritten(net::TcpStream& s, int status) {
@@ -220,9 +319,10 @@ void DownstreamSession::onWritten(net::TcpStream& s, int status) {
       if (phase_ == Phase::WaitRequest && !client_timer_.active()) armIdleTimer();
     }
   } else if (phase_ == Phase::Exchange || phase_ == Phase::Tunnel) {
-    upstream_timer_.restart(attemptTimeout());
+    ex().upstream_timer.restart(attemptTimeout());
   }
   updateFlow();
+  releaseExchange();
 }
 
 void DownstreamSession::onConnected(net::TcpStream&, int status) {
@@ -230,14 +330,15 @@ void DownstreamSession::onConnected(net::TcpStream&, int status) {
   flushUpstream();
   flushClient();
   updateFlow();
+  releaseExchange();
 }
 
 bool DownstreamSession::onHead(http::HttpParser& p) {
-  return &p == &request_parser_ ? onRequestHead(p) : onResponseHead(p);
+  return &p == &ex().request_parser ? onRequestHead(p) : onResponseHead(p);
 }
 
 void DownstreamSession::onBody(http::HttpParser& p, const char* data, size_t len) {
-  if (&p == &request_parser_) {
+  if (&p == &ex().request_parser) {
     onRequestBody(data, len);
   } else {
     onResponseBody(data, len);
@@ -245,16 +346,16 @@ void DownstreamSession::onBody(http::HttpParser& p, const char* data, size_t len
 }
 
 void DownstreamSession::onMessageComplete(http::HttpParser& p) {
-  if (&p == &request_parser_) {
-    if (request_framing_ == http::Framing::Chunked && !discard_body_ && cluster_) {
-      upstream_out_.append(http::kLastChunk);
-      if (replayable_) replay_body_.append(http::kLastChunk);
+  if (&p == &ex().request_parser) {
+    if (ex().request_framing == http::Framing::Chunked && !ex().discard_body && ex().cluster) {
+      ex().upstream_out.append(http::kLastChunk);
+      if (ex().replayable) ex().replay_body.append(http::kLastChunk);
     }
     return;  // the rest happens in parseClientBytes, outside the parser
   }
-  if (informational_ || tunnel_) return;
-  if (response_framing_ == http::Framing::Chunked) client_out_.append(http::kLastChunk);
-  response_done_ = true;
+  if (ex().informational || ex().tunnel) return;
+  if (ex().response_framing == http::Framing::Chunked) client_out_.append(http::kLastChunk);
+  ex().response_done = true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,14 +369,14 @@ void DownstreamSession::onClientRead(const char* data, size_t len) {
       return;  // lingering close: discard
     case Phase::Tunnel:
       writeUpstream(std::string_view(data, len));
-      upstream_timer_.restart(attemptTimeout());
+      ex().upstream_timer.restart(attemptTimeout());
       return;
     default:
       break;
   }
   if (phase_ == Phase::WaitRequest && !head_started_) {
     head_started_ = true;
-    client_timer_.start(snapshot_ ? snapshot_->config->timeouts.client_header
+    client_timer_.start(ex().snapshot ? ex().snapshot->config->timeouts.client_header
                                   : ctx_.snapshot()->config->timeouts.client_header,
                         [this] { onHeaderTimeout(); });
   }
@@ -304,14 +405,14 @@ void DownstreamSession::drainPending() {
     if (used < work.size()) pending_.assign(work, used, std::string::npos);
   }
   in_feed_ = false;
-  if (phase_ == Phase::Tunnel && !pending_.empty() && upstream_) {
+  if (phase_ == Phase::Tunnel && !pending_.empty() && ex().upstream) {
     writeUpstream(std::string_view(pending_));
     pending_.clear();
   }
 }
 
 size_t DownstreamSession::parseClientBytes(const char* data, size_t len) {
-  auto out = request_parser_.execute(data, len);
+  auto out = ex().request_parser.execute(data, len);
   switch (out.status) {
     case http::HttpParser::Status::NeedMore:
       return len;
@@ -335,25 +436,26 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   const http::MessageHead& h = p.head();
   resetExchange();
   phase_ = Phase::Exchange;
-  head_seen_ = true;
-  snapshot_ = ctx_.snapshot();
-  auto listener = snapshot_->findListener(listener_name_);
+  ex().head_seen = true;
+  ex().snapshot = ctx_.snapshot();
+  auto listener = ex().snapshot->findListener(listener_name_);
   if (!listener) {  // the listener was removed by a reload: stay on the config it came with
-    snapshot_ = origin_;
+    ex().snapshot = origin_;
     listener = origin_listener_;
   }
-  const config::Config& cfg = *snapshot_->config;
-  start_ns_ = uv_hrtime();
-  client_http10_ = h.isHttp10();
-  client_keep_alive_ = h.keep_alive && !ctx_.draining();
-  head_request_ = h.method == "HEAD";
-  idempotent_ = health::isIdempotent(h.method);
+  const config::Config& cfg = *ex().snapshot->config;
+  ex().start_ns = uv_hrtime();
+  ex().client_http10 = h.isHttp10();
+  ex().client_keep_alive = h.keep_alive && !ctx_.draining();
+  ex().client_asked_close = !h.keep_alive;
+  ex().head_request = h.method == "HEAD";
+  ex().idempotent = health::isIdempotent(h.method);
   if (const std::string* id = h.find("x-request-id")) {
-    request_id_ = *id;
+    ex().request_id = *id;
   } else {
     char fresh[32];
     ctx_.requestIds().next(fresh);
-    request_id_.assign(fresh, sizeof fresh);
+    ex().request_id.assign(fresh, sizeof fresh);
   }
   const bool has_body = h.chunked || h.content_length.value_or(0) > 0;
   if (has_body) {
@@ -362,7 +464,7 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     client_timer_.stop();
   }
   if (h.content_length && *h.content_length > cfg.limits.max_body_bytes) {
-    request_parser_.fail(413, "request body larger than max_body_bytes");
+    ex().request_parser.fail(413, "request body larger than max_body_bytes");
     return false;
   }
   if (origin_->listeners[origin_listener_].config->https_redirect && !tls_) {
@@ -386,13 +488,13 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     host = target.substr(start, end == std::string_view::npos ? target.npos : end - start);
     target = end == std::string_view::npos ? std::string_view("/") : target.substr(end);
     if (host.empty()) {
-      request_parser_.fail(400, "empty authority in absolute-form target");
+      ex().request_parser.fail(400, "empty authority in absolute-form target");
       return false;
     }
   } else if (target == "*" && h.method == "OPTIONS") {
     // asterisk-form: routed by path "*"
   } else if (target.empty() || target.front() != '/') {
-    request_parser_.fail(400, "invalid request target");
+    ex().request_parser.fail(400, "invalid request target");
     return false;
   }
   std::string_view route_host = host;
@@ -404,11 +506,11 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   std::string_view query =
       qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
-  const ListenerView& lv = snapshot_->listeners[*listener];
+  const ListenerView& lv = ex().snapshot->listeners[*listener];
   const MessageHeaders headers(h);
   const routing::RequestView view{h.method, route_host, path, query, &headers};
   auto index = lv.routes.match(view);
-  route_index_ = index;
+  ex().route_index = index;
   if (!index) {
     log::info("client ", client_ip_, ": 404: no route for ", route_host, path);
     countFailure(FailureReason::NoRoute);
@@ -442,67 +544,67 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     localReply(500, "route has no action\n", nullptr, false);
     return true;
   }
-  cluster_ = ctx_.cluster(*snapshot_, *rv.upstream);
-  if (!cluster_) {
+  ex().cluster = ctx_.cluster(*ex().snapshot, *rv.upstream);
+  if (!ex().cluster) {
     localReply(503, "upstream removed\n", nullptr, false);
     return true;
   }
-  route_ = &route;
-  route_view_ = &rv;
-  upstream_timeouts_ = route.timeouts.value_or(cluster_->config().timeouts);
+  ex().route = &route;
+  ex().route_view = &rv;
+  ex().upstream_timeouts = route.timeouts.value_or(ex().cluster->config().timeouts);
   if (route.strip_prefix || route.add_prefix || route.rewrite) {
-    rewritten_target_ = lv.routes.rewritePath(*index, path);
-    if (qmark != std::string_view::npos) rewritten_target_.append(target.substr(qmark));
-    target = rewritten_target_;
+    ex().rewritten_target = lv.routes.rewritePath(*index, path);
+    if (qmark != std::string_view::npos) ex().rewritten_target.append(target.substr(qmark));
+    target = ex().rewritten_target;
   }
   startProxy(h, target, host);
   return true;
 }
 
 void DownstreamSession::onRequestBody(const char* data, size_t len) {
-  request_body_bytes_ += len;
-  if (request_body_bytes_ > snapshot_->config->limits.max_body_bytes) {
-    request_parser_.fail(413, "request body larger than max_body_bytes");
+  ex().request_body_bytes += len;
+  if (ex().request_body_bytes > ex().snapshot->config->limits.max_body_bytes) {
+    ex().request_parser.fail(413, "request body larger than max_body_bytes");
     return;
   }
-  if (!request_done_ && client_timer_.active())
-    client_timer_.restart(snapshot_->config->timeouts.client_body);
-  if (discard_body_ || !cluster_) return;
-  size_t before = upstream_out_.size();
-  if (request_framing_ == http::Framing::Chunked) {
-    http::appendChunk(upstream_out_, data, len);
+  if (!ex().request_done && client_timer_.active())
+    client_timer_.restart(ex().snapshot->config->timeouts.client_body);
+  if (ex().discard_body || !ex().cluster) return;
+  size_t before = ex().upstream_out.size();
+  if (ex().request_framing == http::Framing::Chunked) {
+    http::appendChunk(ex().upstream_out, data, len);
   } else {
-    upstream_out_.append(data, len);
+    ex().upstream_out.append(data, len);
   }
-  if (replayable_) {
-    size_t added = upstream_out_.size() - before;
+  if (ex().replayable) {
+    size_t added = ex().upstream_out.size() - before;
     const config::Retries* rc = retryConfig();
     const uint64_t limit = rc ? rc->max_retry_body : kMaxReplay;
-    if (replay_body_.size() + added > limit) {
-      replayable_ = false;
-      replay_body_.clear();
+    if (ex().replay_body.size() + added > limit) {
+      ex().replayable = false;
+      ex().replay_body.clear();
     } else {
-      replay_body_.append(upstream_out_, before, added);
+      ex().replay_body.append(ex().upstream_out, before, added);
     }
   }
-  if (upstreamOpen()) upstream_timer_.restart(attemptTimeout());
+  if (upstreamOpen()) ex().upstream_timer.restart(attemptTimeout());
 }
 
 void DownstreamSession::onRequestDone() {
-  request_done_ = true;
+  ex().request_done = true;
   client_timer_.stop();
-  if (response_done_) endExchange();
+  if (ex().response_done) endExchange();
 }
 
 void DownstreamSession::onRequestError() {
-  const int status = request_parser_.errorStatus();
-  const std::string& reason = request_parser_.errorReason();
+  const int status = ex().request_parser.errorStatus();
+  const std::string& reason = ex().request_parser.errorReason();
   countFailure(status == 413   ? FailureReason::BodyTooLarge
                : status == 414 ? FailureReason::UriTooLong
                : status == 431 ? FailureReason::HeaderTooLarge
                                : FailureReason::BadRequest);
   log::warn("client ", client_ip_, ": ", status, ": ", reason);
-  if (phase_ == Phase::Exchange && response_started_) {
+  if (phase_ == Phase::Exchange && ex().response_started) {
     closeNow();  // the response is under way: it cannot be replaced by an error
     return;
   }
@@ -510,8 +612,8 @@ void DownstreamSession::onRequestError() {
   if (phase_ != Phase::Exchange) {
     resetExchange();
     phase_ = Phase::Exchange;
-    start_ns_ = uv_hrtime();
-    head_seen_ = true;
+    ex().start_ns = uv_hrtime();
+    ex().head_seen = true;
   }
   std::string body(http::reasonPhrase(status));
   body += '\n';
@@ -522,20 +624,20 @@ void DownstreamSession::onRequestError() {
 void DownstreamSession::onClientEnd(int status) {
   client_eof_ = true;
   if (phase_ == Phase::Tunnel) {
-    if (status != UV_EOF || upstream_eof_ || !upstream_) {
+    if (status != UV_EOF || ex().upstream_eof || !ex().upstream) {
       closeNow();
     } else {
-      upstream_->stream.shutdownWrite();
+      ex().upstream->stream.shutdownWrite();
     }
     return;
   }
-  if (phase_ == Phase::Exchange && request_done_ && !response_done_ && status == UV_EOF) {
-    client_keep_alive_ = false;  // half-close after a complete request: answer, then close
+  if (phase_ == Phase::Exchange && ex().request_done && !ex().response_done && status == UV_EOF) {
+    ex().client_keep_alive = false;  // half-close after a complete request: answer, then close
     return;
   }
-  if (phase_ == Phase::Exchange && !response_done_) {
+  if (phase_ == Phase::Exchange && !ex().response_done) {
     log::info("client ", client_ip_, " closed the connection before the response was complete");
-    if (!response_started_) status_ = 499;
+    if (!ex().response_started) ex().status = 499;
     countFailure(FailureReason::ClientClosed);
   }
   closeNow();
@@ -551,18 +653,18 @@ void DownstreamSession::onHeaderTimeout() {
   countFailure(FailureReason::ClientTimeout);
   resetExchange();
   phase_ = Phase::Exchange;
-  head_seen_ = true;
-  start_ns_ = uv_hrtime();
+  ex().head_seen = true;
+  ex().start_ns = uv_hrtime();
   localReply(408, "request timeout\n", nullptr, true);
   endExchange();
   flushClient();
 }
 
 void DownstreamSession::onBodyTimeout() {
-  if (phase_ != Phase::Exchange || request_done_) return;
+  if (phase_ != Phase::Exchange || ex().request_done) return;
   log::info("client ", client_ip_, ": 408: request body not received in time");
   countFailure(FailureReason::ClientTimeout);
-  if (response_started_) {
+  if (ex().response_started) {
     closeNow();
     return;
   }
@@ -577,45 +679,45 @@ void DownstreamSession::onBodyTimeout() {
 
 void DownstreamSession::startProxy(const http::MessageHead& req, std::string_view target,
                                    std::string_view host) {
-  request_framing_ = req.chunked          ? http::Framing::Chunked
+  ex().request_framing = req.chunked          ? http::Framing::Chunked
                      : req.content_length ? http::Framing::Length
                                           : http::Framing::None;
   http::ForwardInfo info;
   info.client_ip = client_ip_;
   info.proto = tls_ ? "https" : "http";
-  info.request_id = request_id_;
+  info.request_id = ex().request_id;
   info.target = target;
   info.host = host;
   info.forwarded_host = host;
-  if (route_ && route_->host_rewrite) info.host = *route_->host_rewrite;
-  if (route_view_ && !route_view_->request_edits.empty()) info.edits = &route_view_->request_edits;
-  http::writeUpstreamRequest(req, info, request_framing_, request_head_);
-  upstream_out_ = request_head_;
-  tried_.clear();
-  const config::Upstream& up = cluster_->config();
-  hash_.reset();
+  if (ex().route && ex().route->host_rewrite) info.host = *ex().route->host_rewrite;
+  if (ex().route_view && !ex().route_view->request_edits.empty()) info.edits = &ex().route_view->request_edits;
+  http::writeUpstreamRequest(req, info, ex().request_framing, ex().request_head);
+  ex().upstream_out = ex().request_head;
+  ex().tried.clear();
+  const config::Upstream& up = ex().cluster->config();
+  ex().hash.reset();
   if (up.hash_key) {
-    if (auto key = requestKey(*up.hash_key, req, client_ip_)) hash_ = balance::hashKey(*key);
+    if (auto key = requestKey(*up.hash_key, req, client_ip_)) ex().hash = balance::hashKey(*key);
   }
-  cluster_->retryBudget().requestStarted();
-  budget_counted_ = true;
-  sticky_value_.clear();
+  ex().cluster->retryBudget().requestStarted();
+  ex().budget_counted = true;
+  ex().sticky_value.clear();
   if (up.sticky) {
-    if (auto cookie = findCookie(req, up.sticky->cookie)) sticky_value_ = std::string(*cookie);
+    if (auto cookie = findCookie(req, up.sticky->cookie)) ex().sticky_value = std::string(*cookie);
   }
   connectAttempt();
 }
 
 void DownstreamSession::connectAttempt(bool reuse) {
-  endpoint_ = nullptr;
-  if (!sticky_value_.empty() && tried_.empty()) endpoint_ = cluster_->findSticky(sticky_value_);
-  if (!endpoint_) endpoint_ = cluster_->pick(tried_, hash_);
-  if (!endpoint_) {
-    const bool none = tried_.empty();
+  ex().endpoint = nullptr;
+  if (!ex().sticky_value.empty() && ex().tried.empty()) ex().endpoint = ex().cluster->findSticky(ex().sticky_value);
+  if (!ex().endpoint) ex().endpoint = ex().cluster->pick(ex().tried, ex().hash);
+  if (!ex().endpoint) {
+    const bool none = ex().tried.empty();
     countFailure(FailureReason::NoServer);
-    if (none && cluster_->panicked()) {
-      retry_after_s_ = 1;  // clients may come back shortly: health checks may recover
-      failUpstream(503, "every server of upstream " + cluster_->config().name +
+    if (none && ex().cluster->panicked()) {
+      ex().retry_after_s = 1;  // clients may come back shortly: health checks may recover
+      failUpstream(503, "every server of upstream " + ex().cluster->config().name +
                             " is unhealthy (panic: fail_closed)");
       return;
     }
@@ -623,87 +725,87 @@ void DownstreamSession::connectAttempt(bool reuse) {
         none ? 503 : 502,
         none ? "no upstream server available"
              : "no upstream server left to try" +
-                   (last_failure_.empty() ? std::string() : " (last: " + last_failure_ + ")"));
+                   (ex().last_failure.empty() ? std::string() : " (last: " + ex().last_failure + ")"));
     return;
   }
-  tried_.set(endpoint_->index);
-  cluster_->onStart(*endpoint_);
-  attempt_start_ns_ = uv_hrtime();
-  const upstream::Endpoint& ep = endpoint_->ep;
-  if (!upstream_addr_.empty()) upstream_addr_ += ", ";
-  upstream_addr_ += ep.name;
-  if (auto idle = reuse ? cluster_->takeIdle(*endpoint_) : nullptr) {
-    upstream_ = std::move(idle);
-    upstream_reused_ = true;
-    upstream_->stream.setHandler(this);
-    upstream_->parser.setSink(this);
+  ex().tried.set(ex().endpoint->index);
+  ex().cluster->onStart(*ex().endpoint);
+  ex().attempt_start_ns = uv_hrtime();
+  const upstream::Endpoint& ep = ex().endpoint->ep;
+  if (!ex().upstream_addr.empty()) ex().upstream_addr += ", ";
+  ex().upstream_addr += ep.name;
+  if (auto idle = reuse ? ex().cluster->takeIdle(*ex().endpoint) : nullptr) {
+    ex().upstream = std::move(idle);
+    ex().upstream_reused = true;
+    ex().upstream->stream.setHandler(this);
+    ex().upstream->parser.setSink(this);
     onUpstreamReady();
     return;
   }
-  upstream_ = std::make_unique<upstream::UpstreamConnection>(ctx_.loop(), endpoint_,
-                                                             cluster_->parseLimits());
-  upstream_->stream.setHandler(this);
-  upstream_->parser.setSink(this);
-  upstream_reused_ = false;
-  upstream_connecting_ = true;
-  int rc = upstream_->stream.connect(ep.address.get());
+  ex().upstream = std::make_unique<upstream::UpstreamConnection>(ctx_.loop(), ex().endpoint,
+                                                             ex().cluster->parseLimits());
+  ex().upstream->stream.setHandler(this);
+  ex().upstream->parser.setSink(this);
+  ex().upstream_reused = false;
+  ex().upstream_connecting = true;
+  int rc = ex().upstream->stream.connect(ep.address.get());
   if (rc != 0) {
     onUpstreamConnected(rc);
     return;
   }
-  upstream_timer_.start(upstream_timeouts_.connect, [this] { onUpstreamTimeout(); });
+  ex().upstream_timer.start(ex().upstream_timeouts.connect, [this] { onUpstreamTimeout(); });
 }
 
 void DownstreamSession::onUpstreamConnected(int status) {
-  if (!upstream_ || phase_ != Phase::Exchange) return;
-  upstream_connecting_ = false;
+  if (!ex().upstream || phase_ != Phase::Exchange) return;
+  ex().upstream_connecting = false;
   if (status != 0) {
-    log::warn("upstream ", cluster_->config().name, " server ", endpoint_->ep.name,
+    log::warn("upstream ", ex().cluster->config().name, " server ", ex().endpoint->ep.name,
               ": connect failed: ", uv_strerror(status));
-    ++endpoint_->connect_failures;
+    ++ex().endpoint->connect_failures;
     countFailure(FailureReason::ConnectFailure);
     if (!retryConfig()) {
       finishAttempt(false);
       retireUpstream();
       connectAttempt();  // nothing was sent: another server may take it
     } else if (!retry(health::Failure::ConnectFailure, 0, "connect failed")) {
-      failUpstream(502, "upstream " + cluster_->config().name + ": connect failed");
+      failUpstream(502, "upstream " + ex().cluster->config().name + ": connect failed");
     }
     return;
   }
-  upstream_->stream.setNoDelay(true);
-  if (cluster_->tls()) {
-    const std::string& sni = cluster_->tls()->config().server_name;
-    upstream_->tls =
-        tls::TlsSession::client(*cluster_->tls(), sni.empty() ? routing::hostOf(endpoint_->ep.name)
+  ex().upstream->stream.setNoDelay(true);
+  if (ex().cluster->tls()) {
+    const std::string& sni = ex().cluster->tls()->config().server_name;
+    ex().upstream->tls =
+        tls::TlsSession::client(*ex().cluster->tls(), sni.empty() ? routing::hostOf(ex().endpoint->ep.name)
                                                               : std::string_view(sni));
     std::string hello;
-    upstream_->tls->takeOutput(hello);
-    upstream_->stream.write(std::move(hello));
+    ex().upstream->tls->takeOutput(hello);
+    ex().upstream->stream.write(std::move(hello));
   }
   onUpstreamReady();
 }
 
 void DownstreamSession::onUpstreamReady() {
-  ++upstream_->requests;
-  upstream_->parser.expectNoBody(head_request_);
-  upstream_->stream.startRead();
-  upstream_timer_.start(attemptTimeout(), [this] { onUpstreamTimeout(); });
+  ++ex().upstream->requests;
+  ex().upstream->parser.expectNoBody(ex().head_request);
+  ex().upstream->stream.startRead();
+  ex().upstream_timer.start(attemptTimeout(), [this] { onUpstreamTimeout(); });
 }
 
 // The upstream's silence limit: `timeouts.response`, and with retries, until the response head
 // arrives, the shorter per_try_timeout.
 std::chrono::milliseconds DownstreamSession::attemptTimeout() const {
-  auto timeout = upstream_timeouts_.response;
-  if (phase_ == Phase::Exchange && !response_started_) {
+  auto timeout = ex().upstream_timeouts.response;
+  if (phase_ == Phase::Exchange && !ex().response_started) {
     if (const config::Retries* rc = retryConfig()) timeout = std::min(timeout, rc->per_try_timeout);
   }
   return timeout;
 }
 
 const config::Retries* DownstreamSession::retryConfig() const {
-  if (route_ && route_->retries) return &*route_->retries;
-  if (cluster_ && cluster_->config().retries) return &*cluster_->config().retries;
+  if (ex().route && ex().route->retries) return &*ex().route->retries;
+  if (ex().cluster && ex().cluster->config().retries) return &*ex().cluster->config().retries;
   return nullptr;
 }
 
@@ -729,42 +831,42 @@ health::RetryVerdict DownstreamSession::retryVerdict(health::Failure failure, in
     conf.on |= health::mask(health::RetryOn::Status502);
     status = 502;
   }
-  const http::MessageHead& req = request_parser_.head();
+  const http::MessageHead& req = ex().request_parser.head();
   health::AttemptFacts facts;
   facts.failure = failure;
   facts.status = status;
-  facts.request_bytes_sent = sent_upstream_;
+  facts.request_bytes_sent = ex().sent_upstream;
   facts.method = req.method;
   facts.has_idempotency_key = req.find("idempotency-key") != nullptr;
-  facts.body_bytes = request_body_bytes_;
-  facts.body_buffered = replayable_ && request_done_;
-  facts.retries_done = retries_done_;
-  return health::decide(conf, facts, cluster_->retryBudget());
+  facts.body_bytes = ex().request_body_bytes;
+  facts.body_buffered = ex().replayable && ex().request_done;
+  facts.retries_done = ex().retries_done;
+  return health::decide(conf, facts, ex().cluster->retryBudget());
 }
 
 bool DownstreamSession::retry(health::Failure failure, int status, const std::string& why) {
   const config::Retries* rc = retryConfig();
-  if (!rc || phase_ != Phase::Exchange || response_started_) return false;
+  if (!rc || phase_ != Phase::Exchange || ex().response_started) return false;
   const health::RetryVerdict verdict = retryVerdict(failure, status);
   if (verdict != health::RetryVerdict::Retry) {
-    if (retries_done_ > 0 || verdict != health::RetryVerdict::NotConfigured)
-      log::info("upstream ", cluster_->config().name, ": ", why, "; not retried (",
+    if (ex().retries_done > 0 || verdict != health::RetryVerdict::NotConfigured)
+      log::info("upstream ", ex().cluster->config().name, ": ", why, "; not retried (",
                 health::retryVerdictName(verdict), ")");
     return false;
   }
-  log::info("upstream ", cluster_->config().name, ": ", why, "; retrying on another server");
+  log::info("upstream ", ex().cluster->config().name, ": ", why, "; retrying on another server");
   const uint64_t delay =
-      health::backoffMs(retryConfigFor(*rc), retries_done_ + 1, ctx_.requestIds().random());
+      health::backoffMs(retryConfigFor(*rc), ex().retries_done + 1, ctx_.requestIds().random());
   finishAttempt(false);
   retireUpstream();
-  if (sent_upstream_) upstream_out_ = request_head_ + replay_body_;
-  sent_upstream_ = false;
-  ++retries_done_;
-  if (!retry_counted_) {
-    cluster_->retryBudget().retryStarted();
-    retry_counted_ = true;
+  if (ex().sent_upstream) ex().upstream_out = ex().request_head + ex().replay_body;
+  ex().sent_upstream = false;
+  ++ex().retries_done;
+  if (!ex().retry_counted) {
+    ex().cluster->retryBudget().retryStarted();
+    ex().retry_counted = true;
   }
-  upstream_timer_.start(std::chrono::milliseconds(delay), [this] {
+  ex().upstream_timer.start(std::chrono::milliseconds(delay), [this] {
     connectAttempt();
     flushUpstream();
     flushClient();
@@ -774,29 +876,29 @@ bool DownstreamSession::retry(health::Failure failure, int status, const std::st
 }
 
 void DownstreamSession::onUpstreamTimeout() {
-  if (!upstream_) return;
-  const upstream::Endpoint& ep = endpoint_->ep;
+  if (!ex().upstream) return;
+  const upstream::Endpoint& ep = ex().endpoint->ep;
   if (phase_ == Phase::Tunnel) {
     closeNow();
     return;
   }
-  if (upstream_connecting_) {
-    log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": connect timed out");
-    ++endpoint_->connect_failures;
+  if (ex().upstream_connecting) {
+    log::warn("upstream ", ex().cluster->config().name, " server ", ep.name, ": connect timed out");
+    ++ex().endpoint->connect_failures;
     countFailure(FailureReason::ConnectFailure);
     if (!retryConfig()) {
       finishAttempt(false);
       retireUpstream();
       connectAttempt();
     } else if (!retry(health::Failure::ConnectFailure, 0, "connect timed out")) {
-      failUpstream(502, "upstream " + cluster_->config().name + ": connect timed out");
+      failUpstream(502, "upstream " + ex().cluster->config().name + ": connect timed out");
     }
-  } else if (!response_started_) {
+  } else if (!ex().response_started) {
     countFailure(FailureReason::UpstreamTimeout);
     const std::string why = "upstream server " + ep.name + " timed out";
     if (!retry(health::Failure::Timeout, 0, why)) failUpstream(504, why);
   } else {
-    log::warn("upstream ", cluster_->config().name, " server ", ep.name,
+    log::warn("upstream ", ex().cluster->config().name, " server ", ep.name,
               ": timed out in the middle of the response");
     countFailure(FailureReason::UpstreamTimeout);
     closeNow();
@@ -807,30 +909,30 @@ void DownstreamSession::onUpstreamTimeout() {
 }
 
 void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
-  if (!upstream_) return;
+  if (!ex().upstream) return;
   if (phase_ == Phase::Tunnel) {
     client_out_.append(data, len);
-    upstream_timer_.restart(attemptTimeout());
+    ex().upstream_timer.restart(attemptTimeout());
     return;
   }
   if (phase_ != Phase::Exchange) return;
-  upstream_bytes_in_ += len;
-  upstream_timer_.restart(attemptTimeout());
-  http::HttpParser& parser = upstream_->parser;
+  ex().upstream_bytes_in += len;
+  ex().upstream_timer.restart(attemptTimeout());
+  http::HttpParser& parser = ex().upstream->parser;
   while (len > 0) {
     auto out = parser.execute(data, len);
     if (out.status == http::HttpParser::Status::NeedMore) return;
-    if (out.status == http::HttpParser::Status::Error && retry_status_) {
-      const int status = std::exchange(retry_status_, 0);
+    if (out.status == http::HttpParser::Status::Error && ex().retry_status) {
+      const int status = std::exchange(ex().retry_status, 0);
       const std::string why =
-          "upstream server " + endpoint_->ep.name + " answered " + std::to_string(status);
-      upstream_status_ = status;
+          "upstream server " + ex().endpoint->ep.name + " answered " + std::to_string(status);
+      ex().upstream_status = status;
       if (!retry(health::Failure::Status, status, why)) failUpstream(status, why);
       return;
     }
     if (out.status == http::HttpParser::Status::Error) {
       countFailure(FailureReason::BadResponse);
-      failUpstream(502, "invalid response from upstream server " + endpoint_->ep.name + ": " +
+      failUpstream(502, "invalid response from upstream server " + ex().endpoint->ep.name + ": " +
                             parser.errorReason());
       return;
     }
@@ -841,8 +943,8 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
       enterTunnel();
       return;
     }
-    if (informational_) {  // a 1xx: the final response follows
-      informational_ = false;
+    if (ex().informational) {  // a 1xx: the final response follows
+      ex().informational = false;
       parser.resume();
       continue;
     }
@@ -852,9 +954,9 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
 }
 
 void DownstreamSession::onUpstreamEnd(int status) {
-  if (!upstream_) return;
+  if (!ex().upstream) return;
   if (phase_ == Phase::Tunnel) {
-    upstream_eof_ = true;
+    ex().upstream_eof = true;
     if (status != UV_EOF || client_eof_) {
       flushClient();
       closeAfterFlush();
@@ -865,37 +967,37 @@ void DownstreamSession::onUpstreamEnd(int status) {
     return;
   }
   if (phase_ != Phase::Exchange) return;
-  http::HttpParser& parser = upstream_->parser;
-  if (status == UV_EOF && response_started_ && parser.inMessage() && parser.needsEof()) {
+  http::HttpParser& parser = ex().upstream->parser;
+  if (status == UV_EOF && ex().response_started && parser.inMessage() && parser.needsEof()) {
     parser.finish();  // a close-delimited body ends here
-    if (response_done_) {
+    if (ex().response_done) {
       finishResponse(false);
       return;
     }
   }
-  const upstream::Endpoint& ep = endpoint_->ep;
+  const upstream::Endpoint& ep = ex().endpoint->ep;
   const char* why = status == UV_EOF ? "closed the connection" : uv_strerror(status);
-  if (upstream_bytes_in_ == 0 && upstream_reused_ && !retried_stale_ && replayable_ &&
-      idempotent_) {
+  if (ex().upstream_bytes_in == 0 && ex().upstream_reused && !ex().retried_stale && ex().replayable &&
+      ex().idempotent) {
     // A kept-alive connection the server had closed: send again on a fresh one.
-    log::info("upstream ", cluster_->config().name, " server ", ep.name, ": idle connection ", why,
+    log::info("upstream ", ex().cluster->config().name, " server ", ep.name, ": idle connection ", why,
               "; retrying on a new connection");
-    retried_stale_ = true;
-    const size_t index = endpoint_->index;
+    ex().retried_stale = true;
+    const size_t index = ex().endpoint->index;
     finishAttempt(false);
     retireUpstream();
-    tried_.reset(index);
-    upstream_out_ = request_head_ + replay_body_;
+    ex().tried.reset(index);
+    ex().upstream_out = ex().request_head + ex().replay_body;
     connectAttempt(/*reuse=*/false);
     return;
   }
   countFailure(FailureReason::UpstreamReset);
-  if (!response_started_) {
+  if (!ex().response_started) {
     const std::string reason =
         "upstream server " + ep.name + " " + why + " before a complete response";
     if (!retry(health::Failure::Reset, 0, reason)) failUpstream(502, reason);
   } else {
-    log::warn("upstream ", cluster_->config().name, " server ", ep.name, ": ", why,
+    log::warn("upstream ", ex().cluster->config().name, " server ", ep.name, ": ", why,
               " in the middle of the response; closing the client connection");
     closeNow();
   }
@@ -904,48 +1006,48 @@ void DownstreamSession::onUpstreamEnd(int status) {
 bool DownstreamSession::onResponseHead(http::HttpParser& p) {
   const http::MessageHead& h = p.head();
   if (h.status < 200 && h.status != 101) {
-    informational_ = true;
-    if (!client_http10_)
+    ex().informational = true;
+    if (!ex().client_http10)
       http::writeClientResponse(h, http::Framing::None, true, false, client_out_);
     return true;
   }
   if (h.status == 101) {
-    if (!h.upgrade || !request_parser_.head().upgrade) {
+    if (!h.upgrade || !ex().request_parser.head().upgrade) {
       p.fail(502, "unexpected 101 response");
       return false;
     }
-    tunnel_ = true;
+    ex().tunnel = true;
   }
   if (h.status >= 500 && retriesOnStatus(h.status)) {
     const health::RetryVerdict verdict = retryVerdict(health::Failure::Status, h.status);
     if (verdict == health::RetryVerdict::Retry) {
-      retry_status_ = h.status;  // retried from onUpstreamRead, outside the parser
+      ex().retry_status = h.status;  // retried from onUpstreamRead, outside the parser
       p.fail(502, "retrying");
       return false;
     }
     // Not retried: the client gets this server's own answer.
-    log::info("upstream ", cluster_->config().name, ": upstream server ", endpoint_->ep.name,
+    log::info("upstream ", ex().cluster->config().name, ": upstream server ", ex().endpoint->ep.name,
               " answered ", h.status, "; not retried (", health::retryVerdictName(verdict), ")");
   }
-  status_ = h.status;
-  upstream_status_ = h.status;
-  if (tunnel_ || head_request_ || h.status == 204 || h.status == 304) {
-    response_framing_ = http::Framing::None;
+  ex().status = h.status;
+  ex().upstream_status = h.status;
+  if (ex().tunnel || ex().head_request || h.status == 204 || h.status == 304) {
+    ex().response_framing = http::Framing::None;
   } else if (h.content_length) {
-    response_framing_ = http::Framing::Length;
-  } else if (client_http10_) {
-    response_framing_ = http::Framing::Close;
-    client_keep_alive_ = false;
+    ex().response_framing = http::Framing::Length;
+  } else if (ex().client_http10) {
+    ex().response_framing = http::Framing::Close;
+    ex().client_keep_alive = false;
   } else {
-    response_framing_ = http::Framing::Chunked;
+    ex().response_framing = http::Framing::Chunked;
   }
-  if (ctx_.draining() || upgrade_paused_) client_keep_alive_ = false;
+  if (ctx_.draining() || upgrade_paused_) ex().client_keep_alive = false;
   const http::HeaderEdits* edits =
-      route_view_ && !route_view_->response_edits.empty() ? &route_view_->response_edits : nullptr;
+      ex().route_view && !ex().route_view->response_edits.empty() ? &ex().route_view->response_edits : nullptr;
   http::HeaderEdits sticky;
-  if (const auto& cfg = cluster_->config().sticky; cfg && endpoint_) {
-    std::string value = cluster_->stickyValue(*endpoint_);
-    if (value != sticky_value_) {
+  if (const auto& cfg = ex().cluster->config().sticky; cfg && ex().endpoint) {
+    std::string value = ex().cluster->stickyValue(*ex().endpoint);
+    if (value != ex().sticky_value) {
       if (edits) sticky = *edits;
       sticky.add.push_back({"Set-Cookie", cfg->cookie + "=" + value + "; Path=/; Max-Age=" +
                                               std::to_string(cfg->ttl.count() / 1000) +
@@ -953,15 +1055,15 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
       edits = &sticky;
     }
   }
-  http::writeClientResponse(h, response_framing_, client_keep_alive_, client_http10_, client_out_,
+  http::writeClientResponse(h, ex().response_framing, ex().client_keep_alive, ex().client_http10, client_out_,
                             edits);
-  response_started_ = true;
+  ex().response_started = true;
   return true;
 }
 
 void DownstreamSession::onResponseBody(const char* data, size_t len) {
-  response_body_bytes_ += len;
-  if (response_framing_ == http::Framing::Chunked) {
+  ex().response_body_bytes += len;
+  if (ex().response_framing == http::Framing::Chunked) {
     http::appendChunk(client_out_, data, len);
   } else {
     client_out_.append(data, len);
@@ -969,47 +1071,48 @@ void DownstreamSession::onResponseBody(const char* data, size_t len) {
 }
 
 void DownstreamSession::finishResponse(bool reusable) {
-  upstream_timer_.stop();
+  ex().upstream_timer.stop();
   finishAttempt(true);
-  if (upstream_) {
-    if (reusable && request_done_ && upstream_out_.empty() &&
-        upstream_->stream.queuedBytes() == 0) {
+  if (ex().upstream) {
+    if (reusable && ex().request_done && ex().upstream_out.empty() &&
+        ex().upstream->stream.queuedBytes() == 0) {
       // The read watcher stays armed: the pool takes over the handler, no epoll_ctl.
-      cluster_->release(std::move(upstream_));
+      ex().cluster->release(std::move(ex().upstream));
     } else {
       retireUpstream();
     }
   }
-  response_done_ = true;
-  if (!request_done_) {
+  ex().response_done = true;
+  if (!ex().request_done) {
     // The server answered before the whole request arrived: the rest of it cannot be framed
     // for a next request without reading it all, so the connection ends with this response.
-    client_keep_alive_ = false;
+    ex().client_keep_alive = false;
   }
   endExchange();
 }
 
 void DownstreamSession::failUpstream(int status, const std::string& reason) {
   finishAttempt(false);
-  log::warn("upstream ", cluster_ ? cluster_->config().name : std::string("-"), ": ", status, ": ",
+  log::warn("upstream ", ex().cluster ? ex().cluster->config().name : std::string("-"), ": ", status, ": ",
             reason);
   retireUpstream();
-  upstream_timer_.stop();
-  if (response_started_) {
+  ex().upstream_timer.stop();
+  if (ex().response_started) {
     closeNow();
     return;
   }
   std::string body(http::reasonPhrase(status));
   body += '\n';
-  localReply(status, body, nullptr, !request_done_);
-  if (request_done_ || !client_keep_alive_) endExchange();
+  localReply(status, body, nullptr, !ex().request_done);
+  if (ex().request_done || !ex().client_keep_alive) endExchange();
 }
 
 void DownstreamSession::retireUpstream() {
-  upstream_connecting_ = false;
-  if (!upstream_) return;
-  upstream_->stream.close();
-  ctx_.loop().deferDelete(std::move(upstream_));
+  if (!ex_) return;
+  ex_->upstream_connecting = false;
+  if (!ex_->upstream) return;
+  ex_->upstream->stream.close();
+  ctx_.loop().deferDelete(std::move(ex_->upstream));
 }
 
 void DownstreamSession::enterTunnel() {
@@ -1025,22 +1128,22 @@ void DownstreamSession::enterTunnel() {
 void DownstreamSession::localReply(int status, std::string_view body,
                                    const config::Respond* respond, bool close,
                                    std::string_view location) {
-  status_ = status;
-  response_started_ = true;
-  response_done_ = true;
-  discard_body_ = true;
-  if (close) client_keep_alive_ = false;
-  if (ctx_.draining()) client_keep_alive_ = false;
+  ex().status = status;
+  ex().response_started = true;
+  ex().response_done = true;
+  ex().discard_body = true;
+  if (close) ex().client_keep_alive = false;
+  if (ctx_.draining()) ex().client_keep_alive = false;
   std::string& out = client_out_;
-  out.append(client_http10_ ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(ex().client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   out.append(std::to_string(status));
   out.push_back(' ');
   out.append(http::reasonPhrase(status));
   out.append("\r\nDate: ").append(http::httpDate()).append("\r\n");
   if (!location.empty()) out.append("Location: ").append(location).append("\r\n");
-  if (retry_after_s_ > 0) {
-    out.append("Retry-After: ").append(std::to_string(retry_after_s_)).append("\r\n");
-    retry_after_s_ = 0;
+  if (ex().retry_after_s > 0) {
+    out.append("Retry-After: ").append(std::to_string(ex().retry_after_s)).append("\r\n");
+    ex().retry_after_s = 0;
   }
   bool has_type = false;
   if (respond) {
@@ -1052,33 +1155,35 @@ void DownstreamSession::localReply(int status, std::string_view body,
   if (!has_type && !body.empty()) out.append("Content-Type: text/plain\r\n");
   const bool no_body = status == 204 || status == 304 || status < 200;
   if (!no_body) out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-  if (!client_keep_alive_) {
+  if (!ex().client_keep_alive) {
     out.append("Connection: close\r\n");
-  } else if (client_http10_) {
+  } else if (ex().client_http10) {
     out.append("Connection: keep-alive\r\n");
   }
   out.append("\r\n");
-  if (!head_request_ && !no_body) {
+  if (!ex().head_request && !no_body) {
     out.append(body);
-    response_body_bytes_ = body.size();
+    ex().response_body_bytes = body.size();
   }
-  if (request_done_) endExchange();
+  if (ex().request_done) endExchange();
 }
 
 void DownstreamSession::endExchange() {
   if (phase_ != Phase::Exchange) return;
   logExchange();
   retireUpstream();
-  upstream_timer_.stop();
-  const bool keep = client_keep_alive_ && !upgrade_paused_ && !ctx_.draining() && request_done_;
+  ex().upstream_timer.stop();
+  const bool keep = ex().client_keep_alive && !upgrade_paused_ && !ctx_.draining() && ex().request_done;
+  // The client asked to close and sent nothing more: it will send nothing more (RFC 9112 9.6).
+  const bool client_finished = ex().request_done && ex().client_asked_close && pending_.empty();
   resetExchange();
   if (!keep) {
-    closeAfterFlush();
+    closeAfterFlush(client_finished);
     return;
   }
   phase_ = Phase::WaitRequest;
   request_paused_ = false;
-  request_parser_.resume();
+  ex().request_parser.resume();
   head_started_ = !pending_.empty();
   armIdleTimer();
   drainPending();
@@ -1109,66 +1214,60 @@ void DownstreamSession::armIdleTimer() {
   }
 }
 
-// Frees what an idle connection does not need: string capacity from the last exchange and the
-// parsed head.
+// Gives back what an idle connection still holds: buffer capacity from the last exchange.
 void DownstreamSession::compact() {
   std::string().swap(client_out_);
-  std::string().swap(upstream_out_);
-  std::string().swap(request_head_);
-  std::string().swap(replay_body_);
-  std::string().swap(rewritten_target_);
-  std::string().swap(request_id_);
   if (pending_.empty()) std::string().swap(pending_);
-  request_parser_.compact();
+  releaseExchange();
 }
 
 void DownstreamSession::resetExchange() {
-  if (cluster_ && budget_counted_) cluster_->retryBudget().requestFinished();
-  if (cluster_ && retry_counted_) cluster_->retryBudget().retryFinished();
-  budget_counted_ = retry_counted_ = false;
-  retries_done_ = 0;
-  last_failure_.clear();
-  retry_status_ = 0;
-  sent_upstream_ = false;
-  snapshot_.reset();
-  route_ = nullptr;
-  route_view_ = nullptr;
-  rewritten_target_.clear();
-  cluster_.reset();
-  endpoint_.reset();
-  route_index_.reset();
-  upstream_reused_ = false;
-  upstream_eof_ = false;
-  retried_stale_ = false;
-  request_head_.clear();
-  replay_body_.clear();
-  upstream_out_.clear();
-  replayable_ = true;
-  request_framing_ = http::Framing::None;
-  response_framing_ = http::Framing::None;
-  head_seen_ = false;
-  request_done_ = false;
-  response_started_ = false;
-  response_done_ = false;
-  informational_ = false;
-  tunnel_ = false;
-  discard_body_ = false;
-  head_request_ = false;
-  idempotent_ = false;
-  logged_ = false;
-  status_ = 0;
-  upstream_status_ = 0;
-  upstream_bytes_in_ = 0;
-  request_body_bytes_ = 0;
-  response_body_bytes_ = 0;
-  upstream_addr_.clear();
-  request_id_.clear();
+  if (ex().cluster && ex().budget_counted) ex().cluster->retryBudget().requestFinished();
+  if (ex().cluster && ex().retry_counted) ex().cluster->retryBudget().retryFinished();
+  ex().budget_counted = ex().retry_counted = false;
+  ex().retries_done = 0;
+  ex().last_failure.clear();
+  ex().retry_status = 0;
+  ex().sent_upstream = false;
+  ex().snapshot.reset();
+  ex().route = nullptr;
+  ex().route_view = nullptr;
+  ex().rewritten_target.clear();
+  ex().cluster.reset();
+  ex().endpoint.reset();
+  ex().route_index.reset();
+  ex().upstream_reused = false;
+  ex().upstream_eof = false;
+  ex().retried_stale = false;
+  ex().request_head.clear();
+  ex().replay_body.clear();
+  ex().upstream_out.clear();
+  ex().replayable = true;
+  ex().request_framing = http::Framing::None;
+  ex().response_framing = http::Framing::None;
+  ex().head_seen = false;
+  ex().request_done = false;
+  ex().response_started = false;
+  ex().response_done = false;
+  ex().informational = false;
+  ex().tunnel = false;
+  ex().discard_body = false;
+  ex().head_request = false;
+  ex().idempotent = false;
+  ex().logged = false;
+  ex().status = 0;
+  ex().upstream_status = 0;
+  ex().upstream_bytes_in = 0;
+  ex().request_body_bytes = 0;
+  ex().response_body_bytes = 0;
+  ex().upstream_addr.clear();
+  ex().request_id.clear();
 }
 
 void DownstreamSession::logExchange() {
-  if (logged_ || !head_seen_) return;
-  logged_ = true;
-  const http::MessageHead& h = request_parser_.head();
+  if (ex().logged || !ex().head_seen) return;
+  ex().logged = true;
+  const http::MessageHead& h = ex().request_parser.head();
   auto header = [&](std::string_view name) -> std::string_view {
     const std::string* v = h.find(name);
     return v ? std::string_view(*v) : std::string_view();
@@ -1178,28 +1277,28 @@ void DownstreamSession::logExchange() {
   r.method = h.method;
   r.target = h.target;
   r.protocol = h.isHttp10() ? "HTTP/1.0" : "HTTP/1.1";
-  r.status = status_;
-  r.bytes_sent = response_body_bytes_;
+  r.status = ex().status;
+  r.bytes_sent = ex().response_body_bytes;
   r.referer = header("referer");
   r.user_agent = header("user-agent");
-  r.upstream_addr = upstream_addr_;
-  r.upstream_status = upstream_status_;
-  const uint64_t elapsed_us = (uv_hrtime() - start_ns_) / 1000;
+  r.upstream_addr = ex().upstream_addr;
+  r.upstream_status = ex().upstream_status;
+  const uint64_t elapsed_us = (uv_hrtime() - ex().start_ns) / 1000;
   r.request_time_s = static_cast<double>(elapsed_us) / 1e6;
-  r.request_id = request_id_;
+  r.request_id = ex().request_id;
   ctx_.accessLog().append(r);
 
   WorkerTotals& totals = ctx_.totals();
   ++totals.traffic.requests;
-  totals.traffic.response(status_);
+  totals.traffic.response(ex().status);
   totals.latency.observe(elapsed_us);
   if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) {
     ++ls->traffic.requests;
-    ls->traffic.response(status_);
-    if (route_index_ && snapshot_ == ctx_.snapshot() && *route_index_ < ls->routes.size()) {
-      TrafficCounters& route = ls->routes[*route_index_];
+    ls->traffic.response(ex().status);
+    if (ex().route_index && ex().snapshot == ctx_.snapshot() && *ex().route_index < ls->routes.size()) {
+      TrafficCounters& route = ls->routes[*ex().route_index];
       ++route.requests;
-      route.response(status_);
+      route.response(ex().status);
     }
   }
 }
@@ -1207,19 +1306,19 @@ void DownstreamSession::logExchange() {
 void DownstreamSession::countFailure(FailureReason reason) { ctx_.totals().fail(reason); }
 
 void DownstreamSession::finishAttempt(bool ok) {
-  if (!endpoint_ || !cluster_) return;
-  const auto latency = std::chrono::microseconds((uv_hrtime() - attempt_start_ns_) / 1000);
-  cluster_->onFinish(*endpoint_, latency, ok);
-  if (ok) endpoint_->traffic.response(upstream_status_);
-  if (const auto& passive = cluster_->config().passive) {
+  if (!ex().endpoint || !ex().cluster) return;
+  const auto latency = std::chrono::microseconds((uv_hrtime() - ex().attempt_start_ns) / 1000);
+  ex().cluster->onFinish(*ex().endpoint, latency, ok);
+  if (ok) ex().endpoint->traffic.response(ex().upstream_status);
+  if (const auto& passive = ex().cluster->config().passive) {
     bool failed = !ok;
     for (int s : passive->failure_statuses)
-      if (ok && upstream_status_ == s) failed = true;
-    if (failed || endpoint_->last_failed)
-      ctx_.reportPassive(cluster_->config().name, endpoint_->ep.name, failed);
-    endpoint_->last_failed = failed;
+      if (ok && ex().upstream_status == s) failed = true;
+    if (failed || ex().endpoint->last_failed)
+      ctx_.reportPassive(ex().cluster->config().name, ex().endpoint->ep.name, failed);
+    ex().endpoint->last_failed = failed;
   }
-  endpoint_.reset();
+  ex().endpoint.reset();
 }
 
 void DownstreamSession::flushClient() {
@@ -1240,19 +1339,19 @@ void DownstreamSession::flushClient() {
 }
 
 void DownstreamSession::flushUpstream() {
-  if (upstream_out_.empty() || !upstreamOpen()) return;
-  sent_upstream_ = true;
-  if (upstream_->tls) {
-    upstream_->tls->write(upstream_out_);
-    upstream_out_.clear();
-    upstream_->tls->takeOutput(upstream_out_);
+  if (!upstreamOpen() || ex_->upstream_out.empty()) return;
+  ex().sent_upstream = true;
+  if (ex().upstream->tls) {
+    ex().upstream->tls->write(ex().upstream_out);
+    ex().upstream_out.clear();
+    ex().upstream->tls->takeOutput(ex().upstream_out);
   }
-  if (!upstream_->stream.write(std::string_view(upstream_out_))) {
-    upstream_out_.clear();
+  if (!ex().upstream->stream.write(std::string_view(ex().upstream_out))) {
+    ex().upstream_out.clear();
     onUpstreamEnd(UV_EPIPE);
     return;
   }
-  upstream_out_.clear();
+  ex().upstream_out.clear();
 }
 
 void DownstreamSession::updateFlow() {
@@ -1260,10 +1359,13 @@ void DownstreamSession::updateFlow() {
   // Client side: pause while the upstream has too much to write, or too much is pipelined. With
   // TLS to the server, what its session holds counts too: writes before the handshake completes
   // wait there, and a server slow to answer the ClientHello must not make us buffer the body.
-  size_t backlog = upstream_out_.size();
-  if (upstream_) {
-    backlog += upstream_->stream.queuedBytes();
-    if (upstream_->tls) backlog += upstream_->tls->bufferedBytes();
+  size_t backlog = 0;
+  if (ex_) {
+    backlog = ex_->upstream_out.size();
+    if (ex_->upstream) {
+      backlog += ex_->upstream->stream.queuedBytes();
+      if (ex_->upstream->tls) backlog += ex_->upstream->tls->bufferedBytes();
+    }
   }
   bool want;
   if (phase_ == Phase::Closing) {
@@ -1276,30 +1378,32 @@ void DownstreamSession::updateFlow() {
   }
   if (want && !client_.reading()) {
     client_.startRead();
-    if (phase_ == Phase::Exchange && !request_done_ && head_seen_ && snapshot_)
-      client_timer_.start(snapshot_->config->timeouts.client_body, [this] { onBodyTimeout(); });
+    if (phase_ == Phase::Exchange && !ex().request_done && ex().head_seen && ex().snapshot)
+      client_timer_.start(ex().snapshot->config->timeouts.client_body, [this] { onBodyTimeout(); });
   } else if (!want && client_.reading()) {
     client_.stopRead();
-    if (phase_ == Phase::Exchange && !request_done_) client_timer_.stop();
+    if (phase_ == Phase::Exchange && !ex().request_done) client_timer_.stop();
   }
   // Upstream side: pause while the client has too much to receive.
   if (upstreamOpen()) {
     const size_t queued = client_.queuedBytes() + (tls_ ? tls_->bufferedBytes() : 0);
-    if (upstream_->stream.reading() && queued > kHighWater) {
-      upstream_->stream.stopRead();
-    } else if (!upstream_->stream.reading() && queued < kLowWater) {
-      upstream_->stream.startRead();
+    if (ex().upstream->stream.reading() && queued > kHighWater) {
+      ex().upstream->stream.stopRead();
+    } else if (!ex().upstream->stream.reading() && queued < kLowWater) {
+      ex().upstream->stream.startRead();
     }
   }
 }
 
-void DownstreamSession::closeAfterFlush() {
+void DownstreamSession::closeAfterFlush(bool client_finished) {
   if (phase_ == Phase::Closed || phase_ == Phase::Closing) return;
-  // Lingering is needed only when the client may still be sending: an unfinished request or
-  // pipelined bytes. Otherwise the connection just closes once the response is out.
+  // Lingering is needed only when the client may still be sending. A plain-text client that
+  // asked to close after a complete request will not, so the connection just closes once the
+  // response is out (a TLS client still answers our close_notify: that one lingers).
+  quiet_close_ = client_finished && !tls_;
   phase_ = Phase::Closing;
   client_timer_.stop();
-  upstream_timer_.stop();
+  ex().upstream_timer.stop();
   retireUpstream();
   flushClient();
   if (phase_ == Phase::Closing && client_.queuedBytes() == 0) startLinger();
@@ -1311,6 +1415,10 @@ void DownstreamSession::closeAfterFlush() {
 void DownstreamSession::startLinger() {
   if (lingering_) return;
   lingering_ = true;
+  if (quiet_close_) {
+    closeNow();  // every byte is with the kernel, which sends it before the FIN
+    return;
+  }
   if (tls_ && tls_->handshakeDone()) {
     tls_->shutdown();  // close_notify
     sendTlsOutput();
@@ -1329,7 +1437,7 @@ void DownstreamSession::closeNow() {
   if (phase_ == Phase::Exchange) logExchange();
   phase_ = Phase::Closed;
   client_timer_.stop();
-  upstream_timer_.stop();
+  if (ex_) ex_->upstream_timer.stop();
   retireUpstream();
   client_.close();
   ctx_.sessionClosed(this);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "balance/balancer.h"
 #include "health/retry_policy.h"
@@ -32,6 +33,9 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void drain();
   /// Closes at once (shutdown grace over).
   void abort() { closeNow(); }
+  /// Frees the Exchanges this thread's sessions gave back. The worker calls it last, on its own
+  /// thread, while its loop still runs (their timers close their handles).
+  static void freePooledExchanges();
 
  private:
   enum class Phase : uint8_t { WaitRequest, Exchange, Tunnel, Closing, Closed };
@@ -94,12 +98,13 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void flushClient();
   void flushUpstream();
   void updateFlow();
-  void closeAfterFlush();
+  /// `client_finished`: the client asked to close and sent all it will (no lingering needed).
+  void closeAfterFlush(bool client_finished = false);
   void startLinger();
   void armIdleTimer();
   void compact();
   void closeNow();
-  bool upstreamOpen() const { return upstream_ && !upstream_connecting_; }
+  bool upstreamOpen() const;
 
   WorkerContext& ctx_;
   const std::shared_ptr<const Snapshot> origin_;  // the config the connection arrived under
@@ -107,72 +112,30 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   const std::string& listener_name_;
   net::TcpStream client_;
   std::unique_ptr<tls::TlsSession> tls_;  // TLS listeners: the client side's TLS
-  http::HttpParser request_parser_;
   net::Timer client_timer_;
-  net::Timer upstream_timer_;
   std::string client_ip_;
   Phase phase_ = Phase::WaitRequest;
 
   std::string pending_;       // client bytes read but not parsed yet (pipelining, upgrade)
   std::string client_out_;    // response bytes batched until the end of the current event
-  std::string upstream_out_;  // request bytes not written upstream yet
   bool in_feed_ = false;
   bool request_paused_ = false;  // parser paused after a complete request
   bool upgrade_paused_ = false;  // parser stopped after an upgrade request
   bool head_started_ = false;    // bytes of the next request head have arrived
   bool client_eof_ = false;
   bool lingering_ = false;
+  bool quiet_close_ = false;  // closing without lingering (closeAfterFlush)
 
-  // The exchange in flight.
-  std::shared_ptr<const Snapshot> snapshot_;  // keeps routes and clusters' config alive
-  std::shared_ptr<upstream::Cluster> cluster_;
-  std::shared_ptr<upstream::EndpointState> endpoint_;  // the server of the current attempt
-  std::optional<size_t> route_index_;
-  const config::Route* route_ = nullptr;        // the upstream route (points into snapshot_)
-  const RouteView* route_view_ = nullptr;       // likewise
-  config::UpstreamTimeouts upstream_timeouts_;  // the route's, else the upstream's
-  std::string rewritten_target_;
-  uint32_t retries_done_ = 0;
-  std::string last_failure_;     // why the last attempt failed, for the final 502's log line
-  int retry_after_s_ = 0;        // Retry-After on the next local reply
-  int retry_status_ = 0;         // a 5xx being discarded for a retry
-  bool sent_upstream_ = false;   // bytes of this attempt were written upstream
-  bool budget_counted_ = false;  // counted in the cluster's retry budget
-  bool retry_counted_ = false;
-  std::optional<uint64_t> hash_;  // request key for hashing policies
-  std::string sticky_value_;      // the sticky cookie the request carried
-  uint64_t attempt_start_ns_ = 0;
-  std::unique_ptr<upstream::UpstreamConnection> upstream_;
-  bool upstream_connecting_ = false;
-  bool upstream_reused_ = false;
-  bool upstream_eof_ = false;
-  bool retried_stale_ = false;
-  balance::EndpointSet tried_;
-  std::string request_head_;  // as sent upstream, kept for a retry
-  std::string replay_body_;   // body bytes as sent upstream while small enough to replay
-  bool replayable_ = true;
-  http::Framing request_framing_ = http::Framing::None;
-  http::Framing response_framing_ = http::Framing::None;
-  bool head_seen_ = false;
-  bool request_done_ = false;
-  bool response_started_ = false;
-  bool response_done_ = false;
-  bool informational_ = false;
-  bool tunnel_ = false;
-  bool discard_body_ = false;
-  bool client_keep_alive_ = true;
-  bool client_http10_ = false;
-  bool head_request_ = false;
-  bool idempotent_ = false;
-  bool logged_ = false;
-  int status_ = 0;
-  int upstream_status_ = 0;
-  uint64_t upstream_bytes_in_ = 0;
-  uint64_t request_body_bytes_ = 0;
-  uint64_t response_body_bytes_ = 0;
-  uint64_t start_ns_ = 0;
-  std::string upstream_addr_;
-  std::string request_id_;
+  struct Exchange;
+  /// The exchange in flight, taken from the pool (or made) on first use.
+  Exchange& ex() const {
+    if (!ex_) [[unlikely]] acquireExchange();
+    return *ex_;
+  }
+  void acquireExchange() const;
+  void releaseExchange();
+  mutable std::unique_ptr<Exchange> ex_;
+  static thread_local std::vector<std::unique_ptr<Exchange>> pool_;
 };
 
 }  // namespace weir::proxy

@@ -258,6 +258,7 @@ void Worker::finishIfDone() {
     for (auto& c : clusters_) c->closeIdle();
     loop_.defer([this] {
       clusters_.clear();
+      proxy::DownstreamSession::freePooledExchanges();
       access_log_.flush();
       net::closeHandle(flush_check_);
       loop_.closeInternalHandles();
