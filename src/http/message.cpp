@@ -18,9 +18,12 @@ HeaderId headerId(std::string_view name) {
     return iequals(name, lower) ? id : HeaderId::Other;
   };
   switch (name.size()) {
-    case 2: return is("te", HeaderId::Te);
-    case 3: return is("via", HeaderId::Via);
-    case 4: return is("host", HeaderId::Host);
+    case 2:
+      return is("te", HeaderId::Te);
+    case 3:
+      return is("via", HeaderId::Via);
+    case 4:
+      return is("host", HeaderId::Host);
     case 7: {
       const HeaderId id = is("upgrade", HeaderId::Upgrade);
       return id != HeaderId::Other ? id : is("trailer", HeaderId::Trailer);
@@ -29,9 +32,12 @@ HeaderId headerId(std::string_view name) {
       const HeaderId id = is("connection", HeaderId::Connection);
       return id != HeaderId::Other ? id : is("keep-alive", HeaderId::KeepAlive);
     }
-    case 12: return is("x-request-id", HeaderId::XRequestId);
-    case 14: return is("content-length", HeaderId::ContentLength);
-    case 15: return is("x-forwarded-for", HeaderId::XForwardedFor);
+    case 12:
+      return is("x-request-id", HeaderId::XRequestId);
+    case 14:
+      return is("content-length", HeaderId::ContentLength);
+    case 15:
+      return is("x-forwarded-for", HeaderId::XForwardedFor);
     case 16: {
       const HeaderId id = is("proxy-connection", HeaderId::ProxyConnection);
       return id != HeaderId::Other ? id : is("x-forwarded-host", HeaderId::XForwardedHost);
@@ -40,8 +46,10 @@ HeaderId headerId(std::string_view name) {
       const HeaderId id = is("transfer-encoding", HeaderId::TransferEncoding);
       return id != HeaderId::Other ? id : is("x-forwarded-proto", HeaderId::XForwardedProto);
     }
-    case 18: return is("proxy-authenticate", HeaderId::ProxyAuthenticate);
-    default: return HeaderId::Other;
+    case 18:
+      return is("proxy-authenticate", HeaderId::ProxyAuthenticate);
+    default:
+      return HeaderId::Other;
   }
 }
 

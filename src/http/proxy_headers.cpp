@@ -1,6 +1,5 @@
 #include "http/proxy_headers.h"
 
-
 namespace weir::http {
 namespace {
 
@@ -13,8 +12,10 @@ bool hopByHopId(HeaderId id) {
     case HeaderId::Trailer:
     case HeaderId::TransferEncoding:
     case HeaderId::Upgrade:
-    case HeaderId::ProxyAuthenticate: return true;
-    default: return false;
+    case HeaderId::ProxyAuthenticate:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -94,8 +95,11 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
         if (!via) via = &f.value;
         continue;
       case HeaderId::XForwardedProto:
-      case HeaderId::XForwardedHost: continue;
-      case HeaderId::XRequestId: has_request_id = true; break;
+      case HeaderId::XForwardedHost:
+        continue;
+      case HeaderId::XRequestId:
+        has_request_id = true;
+        break;
       case HeaderId::Host:
         has_host = true;
         if (!info.host.empty()) {  // absolute-form target: its authority wins (RFC 9112 3.2.2)
@@ -103,7 +107,8 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
           continue;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     appendHeader(out, f.name, f.value);
   }

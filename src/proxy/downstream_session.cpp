@@ -15,13 +15,13 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr size_t kHighWater = 256 * 1024;    // pause the reading side above this backlog
-constexpr size_t kLowWater = 64 * 1024;      // resume below this
-constexpr size_t kMaxPending = 64 * 1024;    // pipelined bytes held before reading pauses
-constexpr size_t kMaxReplay = 64 * 1024;     // request bytes kept to retry on a stale connection
-constexpr milliseconds kLinger{2000};        // lingering close: read and discard this long
-constexpr milliseconds kCompactAfter{250};   // idle this long: give back buffers
-constexpr size_t kPooledExchanges = 256;     // Exchanges kept per worker for reuse
+constexpr size_t kHighWater = 256 * 1024;   // pause the reading side above this backlog
+constexpr size_t kLowWater = 64 * 1024;     // resume below this
+constexpr size_t kMaxPending = 64 * 1024;   // pipelined bytes held before reading pauses
+constexpr size_t kMaxReplay = 64 * 1024;    // request bytes kept to retry on a stale connection
+constexpr milliseconds kLinger{2000};       // lingering close: read and discard this long
+constexpr milliseconds kCompactAfter{250};  // idle this long: give back buffers
+constexpr size_t kPooledExchanges = 256;    // Exchanges kept per worker for reuse
 
 health::RetryConfig retryConfigFor(const config::Retries& rc) {
   health::RetryConfig conf;
@@ -69,7 +69,7 @@ struct DownstreamSession::Exchange {
 
   http::HttpParser request_parser;
   net::Timer upstream_timer;
-  std::string upstream_out;                   // request bytes not written upstream yet
+  std::string upstream_out;                  // request bytes not written upstream yet
   std::shared_ptr<const Snapshot> snapshot;  // keeps routes and clusters' config alive
   std::shared_ptr<upstream::Cluster> cluster;
   std::shared_ptr<upstream::EndpointState> endpoint;  // the server of the current attempt
@@ -377,7 +377,7 @@ void DownstreamSession::onClientRead(const char* data, size_t len) {
   if (phase_ == Phase::WaitRequest && !head_started_) {
     head_started_ = true;
     client_timer_.start(ex().snapshot ? ex().snapshot->config->timeouts.client_header
-                                  : ctx_.snapshot()->config->timeouts.client_header,
+                                      : ctx_.snapshot()->config->timeouts.client_header,
                         [this] { onHeaderTimeout(); });
   }
   if (!pending_.empty() || request_paused_ || in_feed_) {
@@ -680,8 +680,8 @@ void DownstreamSession::onBodyTimeout() {
 void DownstreamSession::startProxy(const http::MessageHead& req, std::string_view target,
                                    std::string_view host) {
   ex().request_framing = req.chunked          ? http::Framing::Chunked
-                     : req.content_length ? http::Framing::Length
-                                          : http::Framing::None;
+                         : req.content_length ? http::Framing::Length
+                                              : http::Framing::None;
   http::ForwardInfo info;
   info.client_ip = client_ip_;
   info.proto = tls_ ? "https" : "http";
@@ -690,7 +690,8 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   info.host = host;
   info.forwarded_host = host;
   if (ex().route && ex().route->host_rewrite) info.host = *ex().route->host_rewrite;
-  if (ex().route_view && !ex().route_view->request_edits.empty()) info.edits = &ex().route_view->request_edits;
+  if (ex().route_view && !ex().route_view->request_edits.empty())
+    info.edits = &ex().route_view->request_edits;
   http::writeUpstreamRequest(req, info, ex().request_framing, ex().request_head);
   ex().upstream_out = ex().request_head;
   ex().tried.clear();
@@ -710,7 +711,8 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
 
 void DownstreamSession::connectAttempt(bool reuse) {
   ex().endpoint = nullptr;
-  if (!ex().sticky_value.empty() && ex().tried.empty()) ex().endpoint = ex().cluster->findSticky(ex().sticky_value);
+  if (!ex().sticky_value.empty() && ex().tried.empty())
+    ex().endpoint = ex().cluster->findSticky(ex().sticky_value);
   if (!ex().endpoint) ex().endpoint = ex().cluster->pick(ex().tried, ex().hash);
   if (!ex().endpoint) {
     const bool none = ex().tried.empty();
@@ -721,11 +723,11 @@ void DownstreamSession::connectAttempt(bool reuse) {
                             " is unhealthy (panic: fail_closed)");
       return;
     }
-    failUpstream(
-        none ? 503 : 502,
-        none ? "no upstream server available"
-             : "no upstream server left to try" +
-                   (ex().last_failure.empty() ? std::string() : " (last: " + ex().last_failure + ")"));
+    failUpstream(none ? 503 : 502,
+                 none ? "no upstream server available"
+                      : "no upstream server left to try" +
+                            (ex().last_failure.empty() ? std::string()
+                                                       : " (last: " + ex().last_failure + ")"));
     return;
   }
   ex().tried.set(ex().endpoint->index);
@@ -743,7 +745,7 @@ void DownstreamSession::connectAttempt(bool reuse) {
     return;
   }
   ex().upstream = std::make_unique<upstream::UpstreamConnection>(ctx_.loop(), ex().endpoint,
-                                                             ex().cluster->parseLimits());
+                                                                 ex().cluster->parseLimits());
   ex().upstream->stream.setHandler(this);
   ex().upstream->parser.setSink(this);
   ex().upstream_reused = false;
@@ -776,9 +778,9 @@ void DownstreamSession::onUpstreamConnected(int status) {
   ex().upstream->stream.setNoDelay(true);
   if (ex().cluster->tls()) {
     const std::string& sni = ex().cluster->tls()->config().server_name;
-    ex().upstream->tls =
-        tls::TlsSession::client(*ex().cluster->tls(), sni.empty() ? routing::hostOf(ex().endpoint->ep.name)
-                                                              : std::string_view(sni));
+    ex().upstream->tls = tls::TlsSession::client(
+        *ex().cluster->tls(),
+        sni.empty() ? routing::hostOf(ex().endpoint->ep.name) : std::string_view(sni));
     std::string hello;
     ex().upstream->tls->takeOutput(hello);
     ex().upstream->stream.write(std::move(hello));
@@ -977,11 +979,11 @@ void DownstreamSession::onUpstreamEnd(int status) {
   }
   const upstream::Endpoint& ep = ex().endpoint->ep;
   const char* why = status == UV_EOF ? "closed the connection" : uv_strerror(status);
-  if (ex().upstream_bytes_in == 0 && ex().upstream_reused && !ex().retried_stale && ex().replayable &&
-      ex().idempotent) {
+  if (ex().upstream_bytes_in == 0 && ex().upstream_reused && !ex().retried_stale &&
+      ex().replayable && ex().idempotent) {
     // A kept-alive connection the server had closed: send again on a fresh one.
-    log::info("upstream ", ex().cluster->config().name, " server ", ep.name, ": idle connection ", why,
-              "; retrying on a new connection");
+    log::info("upstream ", ex().cluster->config().name, " server ", ep.name, ": idle connection ",
+              why, "; retrying on a new connection");
     ex().retried_stale = true;
     const size_t index = ex().endpoint->index;
     finishAttempt(false);
@@ -1026,8 +1028,9 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
       return false;
     }
     // Not retried: the client gets this server's own answer.
-    log::info("upstream ", ex().cluster->config().name, ": upstream server ", ex().endpoint->ep.name,
-              " answered ", h.status, "; not retried (", health::retryVerdictName(verdict), ")");
+    log::info("upstream ", ex().cluster->config().name, ": upstream server ",
+              ex().endpoint->ep.name, " answered ", h.status, "; not retried (",
+              health::retryVerdictName(verdict), ")");
   }
   ex().status = h.status;
   ex().upstream_status = h.status;
@@ -1042,8 +1045,9 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
     ex().response_framing = http::Framing::Chunked;
   }
   if (ctx_.draining() || upgrade_paused_) ex().client_keep_alive = false;
-  const http::HeaderEdits* edits =
-      ex().route_view && !ex().route_view->response_edits.empty() ? &ex().route_view->response_edits : nullptr;
+  const http::HeaderEdits* edits = ex().route_view && !ex().route_view->response_edits.empty()
+                                       ? &ex().route_view->response_edits
+                                       : nullptr;
   http::HeaderEdits sticky;
   if (const auto& cfg = ex().cluster->config().sticky; cfg && ex().endpoint) {
     std::string value = ex().cluster->stickyValue(*ex().endpoint);
@@ -1055,8 +1059,8 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
       edits = &sticky;
     }
   }
-  http::writeClientResponse(h, ex().response_framing, ex().client_keep_alive, ex().client_http10, client_out_,
-                            edits);
+  http::writeClientResponse(h, ex().response_framing, ex().client_keep_alive, ex().client_http10,
+                            client_out_, edits);
   ex().response_started = true;
   return true;
 }
@@ -1093,8 +1097,8 @@ void DownstreamSession::finishResponse(bool reusable) {
 
 void DownstreamSession::failUpstream(int status, const std::string& reason) {
   finishAttempt(false);
-  log::warn("upstream ", ex().cluster ? ex().cluster->config().name : std::string("-"), ": ", status, ": ",
-            reason);
+  log::warn("upstream ", ex().cluster ? ex().cluster->config().name : std::string("-"), ": ",
+            status, ": ", reason);
   retireUpstream();
   ex().upstream_timer.stop();
   if (ex().response_started) {
@@ -1173,7 +1177,8 @@ void DownstreamSession::endExchange() {
   logExchange();
   retireUpstream();
   ex().upstream_timer.stop();
-  const bool keep = ex().client_keep_alive && !upgrade_paused_ && !ctx_.draining() && ex().request_done;
+  const bool keep =
+      ex().client_keep_alive && !upgrade_paused_ && !ctx_.draining() && ex().request_done;
   // The client asked to close and sent nothing more: it will send nothing more (RFC 9112 9.6).
   const bool client_finished = ex().request_done && ex().client_asked_close && pending_.empty();
   resetExchange();
@@ -1295,7 +1300,8 @@ void DownstreamSession::logExchange() {
   if (ListenerStats* ls = ctx_.listenerStats(listener_name_)) {
     ++ls->traffic.requests;
     ls->traffic.response(ex().status);
-    if (ex().route_index && ex().snapshot == ctx_.snapshot() && *ex().route_index < ls->routes.size()) {
+    if (ex().route_index && ex().snapshot == ctx_.snapshot() &&
+        *ex().route_index < ls->routes.size()) {
       TrafficCounters& route = ls->routes[*ex().route_index];
       ++route.requests;
       route.response(ex().status);

@@ -116,8 +116,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   std::string client_ip_;
   Phase phase_ = Phase::WaitRequest;
 
-  std::string pending_;       // client bytes read but not parsed yet (pipelining, upgrade)
-  std::string client_out_;    // response bytes batched until the end of the current event
+  std::string pending_;     // client bytes read but not parsed yet (pipelining, upgrade)
+  std::string client_out_;  // response bytes batched until the end of the current event
   bool in_feed_ = false;
   bool request_paused_ = false;  // parser paused after a complete request
   bool upgrade_paused_ = false;  // parser stopped after an upgrade request
@@ -129,7 +129,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   struct Exchange;
   /// The exchange in flight, taken from the pool (or made) on first use.
   Exchange& ex() const {
-    if (!ex_) [[unlikely]] acquireExchange();
+    if (!ex_) [[unlikely]]
+      acquireExchange();
     return *ex_;
   }
   void acquireExchange() const;

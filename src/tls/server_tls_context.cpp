@@ -1,10 +1,10 @@
 #include "tls/server_tls_context.h"
 
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cstring>

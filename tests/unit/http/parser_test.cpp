@@ -151,7 +151,8 @@ TEST(HttpParser, HeadChecksDoNotDependOnWhereReadsSplitTheBytes) {
       Recorder rec;
       HttpParser parser(HttpParser::Mode::Request, &rec, limits);
       auto out = parser.execute(c.data(), cut);
-      if (out.status != HttpParser::Status::Error) out = parser.execute(c.data() + cut, c.size() - cut);
+      if (out.status != HttpParser::Status::Error)
+        out = parser.execute(c.data() + cut, c.size() - cut);
       const int split = out.status == HttpParser::Status::Error ? parser.errorStatus() : 0;
       ASSERT_EQ(split, whole) << "cut at " << cut << " of " << c;
     }
