@@ -1107,7 +1107,11 @@ void DownstreamSession::failUpstream(int status, const std::string& reason) {
   }
   std::string body(http::reasonPhrase(status));
   body += '\n';
-  localReply(status, body, nullptr, !ex().request_done);
+  // A request without a body keeps its connection (it completes as soon as its head is
+  // parsed); one whose body is still arriving is answered and closed.
+  const http::MessageHead& req = ex().request_parser.head();
+  const bool body_unread = !ex().request_done && (req.chunked || req.content_length.value_or(0));
+  localReply(status, body, nullptr, body_unread);
   if (ex().request_done || !ex().client_keep_alive) endExchange();
 }
 

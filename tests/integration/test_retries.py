@@ -380,6 +380,22 @@ def test_fail_closed_answers_503_with_retry_after_when_every_server_is_unhealthy
     assert re.fullmatch(r"\d+", r.header("Retry-After"))
 
 
+def test_a_503_for_a_request_without_body_keeps_the_client_connection(upstream, weir):
+    """No server to send to is an answer like any other: the keep-alive connection stays open
+    and serves the next requests."""
+    a = upstream("a")
+    set_health(a, 503)
+    cfg = config(free_port(), [a], health_check=UNHEALTHY_CHECK, panic="fail_closed")
+    w = weir(cfg)
+    w.wait_stderr(rf"server {re.escape(a.address)}: \S+ -> unhealthy")
+    with w.client() as c:
+        for _ in range(3):
+            r = c.get("/echo")
+            assert r.status == 503
+            assert "close" not in r.tokens("connection")
+        assert not c.closed_by_peer(timeout=0.3)
+
+
 def test_fail_open_sends_requests_to_the_unhealthy_servers(upstream, weir):
     a, b = upstream("a"), upstream("b")
     for u in (a, b):
