@@ -81,6 +81,7 @@ TlsSession::Status TlsSession::advance() {
       return fail(err);
     }
   }
+  established_ = true;
   flushHeld();
   return failed_ ? Status::Failed : Status::Ok;
 }
@@ -161,14 +162,27 @@ void TlsSession::shutdown() {
   ERR_clear_error();
 }
 
-bool TlsSession::handshakeDone() const { return SSL_is_init_finished(ssl_.get()) == 1; }
+// Not SSL_is_init_finished(): OpenSSL puts a connection back "in init" on any fatal error, which
+// would make a failure after the handshake look like a handshake failure.
+bool TlsSession::handshakeDone() const { return established_; }
 
 TlsSession::Status TlsSession::fail(int ssl_error) {
   failed_ = true;
   const unsigned long first = ERR_peek_error();  // the earliest error is the cause
+  std::string openssl_reason;
   if (first != 0) {
     const char* r = ERR_reason_error_string(first);
-    reason_ = r ? r : "error " + std::to_string(first);
+    openssl_reason = r ? r : "error " + std::to_string(first);
+    reason_ = openssl_reason;
+    // "certificate verify failed" alone does not say why; the verify result does ("unable to get
+    // local issuer certificate", "hostname mismatch", "certificate has expired"). Only for that
+    // error: with verification off the result is recorded too, but did not cause the failure.
+    const long verify = SSL_get_verify_result(ssl_.get());
+    if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
+        ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED && verify != X509_V_OK) {
+      reason_ += ": ";
+      reason_ += X509_verify_cert_error_string(verify);
+    }
   } else if (ssl_error == SSL_ERROR_SYSCALL) {
     reason_ = "unexpected eof";
   } else {
@@ -176,14 +190,8 @@ TlsSession::Status TlsSession::fail(int ssl_error) {
   }
   std::string detail = handshakeDone() ? "TLS failed: " : "TLS handshake failed: ";
   detail += reason_;
-  const long verify = SSL_get_verify_result(ssl_.get());
-  if (verify != X509_V_OK) {
-    detail += " (";
-    detail += X509_verify_cert_error_string(verify);
-    detail += ")";
-  }
   const std::string rest = takeOpenSslErrors();
-  if (!rest.empty() && rest != reason_) detail += " [" + rest + "]";
+  if (!rest.empty() && rest != openssl_reason) detail += " [" + rest + "]";
   error_ = Error{is_server_ ? ErrorCode::Io : ErrorCode::ConnectFailed,
                  is_server_ ? Side::Downstream : Side::Upstream, false, std::move(detail)};
   held_.clear();

@@ -10,7 +10,7 @@
 //   on app write     -> write(plain) -> takeOutput -> send
 //                       (writes before handshakeDone() are held and sent once it completes)
 //   on Failed        -> takeOutput -> send (the alert, best effort) -> close; failureReason() for
-//                       counting, error() for the log
+//                       a short log line, error() for the full detail
 //   on Closed (peer close_notify) or to close -> shutdown() -> takeOutput -> send -> close
 #pragma once
 
@@ -69,11 +69,15 @@ class TlsSession {
   /// has completed there is nothing worth sending: the caller just closes.
   void shutdown();
 
+  /// The handshake completed; stays true when the session fails afterwards (data may have
+  /// flowed), false when it failed during the handshake.
   bool handshakeDone() const;
   bool failed() const { return failed_; }
-  /// A short, stable reason for counting: "no shared cipher", "unsupported protocol",
-  /// "certificate verify failed", "peer did not return a certificate", "tlsv1 alert unknown ca",
-  /// "http request" (plain HTTP sent to a TLS port) ... Empty unless failed().
+  /// A short, stable reason for the log line: "no shared cipher", "unsupported protocol",
+  /// "peer did not return a certificate", "tlsv1 alert unknown ca", "http request" (plain HTTP
+  /// sent to a TLS port) ... A failed verification of the peer's certificate says why:
+  /// "certificate verify failed: unable to get local issuer certificate" (or "hostname
+  /// mismatch", "certificate has expired" ...). Empty unless failed().
   std::string_view failureReason() const { return reason_; }
   /// Side: Downstream for server sessions, Upstream for client ones; detail says what failed.
   const Error& error() const { return error_; }
@@ -102,6 +106,7 @@ class TlsSession {
   bool failed_ = false;
   bool closed_ = false;    // peer close_notify seen
   bool shutdown_ = false;  // ours queued or pending
+  bool established_ = false;  // the handshake completed (whatever happened since)
   std::string held_;       // plaintext written before the handshake completed
   std::string reason_;
   Error error_;

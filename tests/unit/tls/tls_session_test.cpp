@@ -155,13 +155,16 @@ TEST_F(TlsSessionTest, NoAlpnOverlapCarriesOnWithoutAlpn) {
   EXPECT_EQ(c.client->alpn(), "");
 }
 
-TEST_F(TlsSessionTest, WrongCaFailsVerificationWithAReasonToCount) {
+TEST_F(TlsSessionTest, WrongCaFailsVerificationWithTheReasonWhy) {
   ClientTlsConfig config = clientConfig();
   config.ca_file = certs.path("other-ca.crt");
   Connection c = connect(*server, *makeClient(config), "a.test");
   EXPECT_EQ(c.client_status, Status::Failed);
-  EXPECT_EQ(c.client->failureReason(), "certificate verify failed");
-  EXPECT_TRUE(contains(c.client->error().detail, "unable to get local issuer certificate"));
+  EXPECT_EQ(c.client->failureReason(),
+            "certificate verify failed: unable to get local issuer certificate");
+  EXPECT_EQ(c.client->error().detail,
+            "TLS handshake failed: certificate verify failed: unable to get local issuer "
+            "certificate");
   EXPECT_EQ(c.client->error().side, Side::Upstream);
   EXPECT_EQ(c.server_status, Status::Failed);
   EXPECT_EQ(c.server->failureReason(), "tlsv1 alert unknown ca");
@@ -170,22 +173,46 @@ TEST_F(TlsSessionTest, WrongCaFailsVerificationWithAReasonToCount) {
 TEST_F(TlsSessionTest, NameNotOnTheCertificateFailsVerification) {
   Connection c = connect(*server, *client, "unknown.test");  // gets a.test's certificate
   EXPECT_EQ(c.client_status, Status::Failed);
-  EXPECT_EQ(c.client->failureReason(), "certificate verify failed");
+  EXPECT_EQ(c.client->failureReason(), "certificate verify failed: hostname mismatch");
   EXPECT_TRUE(contains(c.client->error().detail, "hostname mismatch"));
+}
+
+TEST_F(TlsSessionTest, ExpiredCertificateFailsVerificationSayingSo) {
+  ServerTlsConfig config;
+  config.certificates = {{certs.path("expired.crt"), certs.path("expired.key")}};
+  Connection c = connect(*makeServer(config), *client, "expired.test");
+  EXPECT_EQ(c.client_status, Status::Failed);
+  EXPECT_EQ(c.client->failureReason(), "certificate verify failed: certificate has expired");
+}
+
+TEST_F(TlsSessionTest, FailureAfterAnUnverifiedHandshakeIsNotBlamedOnTheChain) {
+  // verify: false still records the untrusted chain's verify result; it caused nothing here.
+  Connection c = connect(*server, *unverifiedClient(), "a.test");
+  ASSERT_TRUE(c.established());
+  std::string plain;
+  ASSERT_EQ(c.client->feed(std::string("\x17\x03\x03\x00\x20", 5) + std::string(32, 'x')),
+            Status::Ok);  // a forged application-data record: decrypted on read
+  EXPECT_EQ(c.client->read(plain), Status::Failed);
+  EXPECT_FALSE(contains(std::string(c.client->failureReason()), "verify"))
+      << c.client->failureReason();
+  EXPECT_FALSE(contains(c.client->error().detail, "issuer")) << c.client->error().detail;
+  EXPECT_EQ(c.client->error().detail, "TLS failed: decryption failed or bad record mac");
+  EXPECT_TRUE(c.client->handshakeDone());  // a failure after the handshake, not during it
 }
 
 TEST_F(TlsSessionTest, IpAddressIsVerifiedButNotSentAsSni) {
   Connection c = connect(*server, *client, "127.0.0.1");
   EXPECT_EQ(c.server->sni(), "");
   EXPECT_EQ(c.client_status, Status::Failed);
-  EXPECT_TRUE(contains(c.client->error().detail, "IP address mismatch"));
+  EXPECT_EQ(c.client->failureReason(), "certificate verify failed: IP address mismatch");
 }
 
 TEST_F(TlsSessionTest, SystemStoreDoesNotTrustTheTestCa) {
   ClientTlsConfig config;  // verify on, no ca_file: the system store
   Connection c = connect(*server, *makeClient(config), "a.test");
   EXPECT_EQ(c.client_status, Status::Failed);
-  EXPECT_EQ(c.client->failureReason(), "certificate verify failed");
+  EXPECT_EQ(c.client->failureReason(),
+            "certificate verify failed: unable to get local issuer certificate");
 }
 
 class TlsMutualAuthTest : public TlsSessionTest {
@@ -244,7 +271,9 @@ TEST_F(TlsMutualAuthTest, ClientCertificateFromAnotherCaIsRefused) {
   config.client_auth = ServerTlsConfig::Optional;
   Connection c = connect(*makeServer(config), *clientWithCertificate(), "a.test");
   EXPECT_EQ(c.server_status, Status::Failed);
-  EXPECT_EQ(c.server->failureReason(), "certificate verify failed");
+  EXPECT_EQ(c.server->failureReason(),
+            "certificate verify failed: unable to get local issuer certificate");
+  EXPECT_EQ(c.server->error().side, Side::Downstream);
 }
 
 std::string pattern(size_t n) {
