@@ -79,12 +79,12 @@ int explain(const weir::config::Config& config, const std::string& request,
       if (std::to_string(config.listeners[i].listen.port) == port) li = i;
   }
   auto cfg = std::make_shared<const weir::config::Config>(config);
-  auto snapshot = weir::proxy::Snapshot::build(cfg, 0);
-  if (!snapshot) {
-    std::fprintf(stderr, "weir: %s\n", snapshot.error().detail.c_str());
+  auto built = weir::proxy::Snapshot::build(cfg, 0);
+  if (!built.ok()) {
+    for (const auto& e : built.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
     return 1;
   }
-  const auto& lv = (*snapshot)->listeners[li];
+  const auto& lv = built.snapshot->listeners[li];
   std::printf("listener %s (%s)\n", lv.config->name.c_str(), lv.config->listen.text.c_str());
   const weir::routing::RequestView view{method, authority, path, query, &list};
   std::printf("%s", lv.routes.explain(view).c_str());
@@ -120,13 +120,9 @@ std::shared_ptr<const weir::config::Config> load(const std::string& path) {
     return nullptr;
   }
   auto config = std::make_shared<const weir::config::Config>(std::move(*result.config));
-  auto snapshot = weir::proxy::Snapshot::build(config, 0);
-  if (!snapshot) {
-    const std::string& detail = snapshot.error().detail;
-    if (detail.rfind(path, 0) == 0)  // already positioned: FILE:LINE:COL: ...
-      std::fprintf(stderr, "%s\n", detail.c_str());
-    else
-      std::fprintf(stderr, "%s: %s\n", path.c_str(), detail.c_str());
+  auto built = weir::proxy::Snapshot::build(config, 0);
+  if (!built.ok()) {
+    for (const auto& e : built.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
     return nullptr;
   }
   return config;

@@ -392,12 +392,13 @@ void AdminApi::validateConfig(const AdminRequest& request, Reply reply) {
     reply(jsonResponse(200, json{{"valid", false}, {"errors", std::move(errors)}}));
     return;
   }
-  // As a reload would: routes compiled and server addresses resolved.
+  // As a reload would: routes compiled, server addresses resolved, TLS files loaded.
   auto candidate = std::make_shared<const config::Config>(std::move(*loaded.config));
-  auto snapshot = proxy::Snapshot::build(candidate, 0);
-  if (!snapshot) {
-    reply(jsonResponse(
-        200, json{{"valid", false}, {"errors", {"<request>: " + snapshot.error().detail}}}));
+  auto built = proxy::Snapshot::build(candidate, 0);
+  if (!built.ok()) {
+    json errors = json::array();
+    for (const auto& e : built.errors) errors.push_back(e.str());
+    reply(jsonResponse(200, json{{"valid", false}, {"errors", std::move(errors)}}));
     return;
   }
   reply(jsonResponse(

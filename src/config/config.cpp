@@ -1,5 +1,8 @@
 #include "config/config.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace weir::config {
 
 std::string ConfigError::str() const {
@@ -9,6 +12,12 @@ std::string ConfigError::str() const {
   if (!path.empty()) out += path + ": ";
   out += message;
   return out;
+}
+
+void sortInFileOrder(std::vector<ConfigError>& errors) {
+  std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::pair(a.pos.line, a.pos.col) < std::pair(b.pos.line, b.pos.col);
+  });
 }
 
 }  // namespace weir::config

@@ -327,6 +327,9 @@ struct ConfigError {
   std::string str() const;
 };
 
+/// Sorts errors into file order (line, then column); errors at one position keep their order.
+void sortInFileOrder(std::vector<ConfigError>& errors);
+
 /// Either a config (errors empty) or every error found (config empty).
 struct LoadResult {
   std::optional<Config> config;

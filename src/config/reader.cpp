@@ -186,9 +186,7 @@ void Reader::readSize(const Item& map, std::string_view key, uint64_t& out, uint
 }
 
 std::vector<ConfigError> Reader::takeErrors() {
-  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
-    return std::pair(a.pos.line, a.pos.col) < std::pair(b.pos.line, b.pos.col);
-  });
+  sortInFileOrder(errors_);
   return std::move(errors_);
 }
 

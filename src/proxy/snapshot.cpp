@@ -1,7 +1,10 @@
 #include "proxy/snapshot.h"
 
+#include <utility>
+
 #include "core/log.h"
 #include "tls/client_tls_context.h"
+#include "tls/file_checks.h"
 
 namespace weir::proxy {
 namespace {
@@ -14,32 +17,28 @@ http::HeaderEdits toEdits(const config::HeaderOps& ops) {
   return e;
 }
 
-Error tlsError(const config::Config& cfg, const config::Position& pos, const std::string& path,
-               const Error& e) {
-  Error out = e;
-  out.detail = cfg.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col) + ": " +
-               path + ": " + e.detail;
-  return out;
-}
-
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const config::Config> cfg,
-                                                        uint64_t generation,
-                                                        const Snapshot* previous) {
+SnapshotBuild Snapshot::build(std::shared_ptr<const config::Config> cfg, uint64_t generation,
+                              const Snapshot* previous) {
+  std::vector<config::ConfigError> errors;
+  auto fail = [&](const config::Position& pos, std::string path, std::string message) {
+    errors.push_back({cfg->file, pos, std::move(path), std::move(message)});
+  };
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
   for (size_t ui = 0; ui < cfg->upstreams.size(); ++ui) {
     const config::Upstream& u = cfg->upstreams[ui];
+    const std::string path = "upstreams[" + std::to_string(ui) + "]";
     UpstreamView view;
     view.config = &u;
-    for (const auto& s : u.servers) {
+    for (size_t si = 0; si < u.servers.size(); ++si) {
+      const config::Server& s = u.servers[si];
       auto addr = net::SocketAddress::resolve(s.address.host, s.address.port);
       if (!addr) {
-        Error e = addr.error();
-        e.detail = "upstream " + u.name + ": " + e.detail;
-        return e;
+        fail(s.pos, path + ".servers[" + std::to_string(si) + "]", addr.error().detail);
+        continue;
       }
       upstream::Endpoint ep;
       ep.address = *addr;
@@ -56,17 +55,23 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
       tc.server_name = u.tls->server_name;
       tc.client_cert = u.tls->client_cert;
       tc.client_key = u.tls->client_key;
-      auto ctx = tls::ClientTlsContext::create(tc);
-      if (!ctx)
-        return tlsError(*cfg, u.tls->pos, "upstreams[" + std::to_string(ui) + "].tls", ctx.error());
-      view.tls = *ctx;
+      // Every file problem first; create() would stop at the first.
+      const auto problems = tls::fileProblems(tc);
+      for (const auto& p : problems) fail(u.tls->pos, path + ".tls", p);
+      if (problems.empty()) {
+        auto ctx = tls::ClientTlsContext::create(tc);
+        if (ctx)
+          view.tls = *ctx;
+        else
+          fail(u.tls->pos, path + ".tls", ctx.error().detail);
+      }
     }
     snap->upstreams.push_back(std::move(view));
   }
   for (size_t li = 0; li < cfg->listeners.size(); ++li) {
     const config::Listener& l = cfg->listeners[li];
-    ListenerView view{
-        &l, routing::RouteTable(l.routes, "listeners[" + std::to_string(li) + "].routes"), {}};
+    const std::string path = "listeners[" + std::to_string(li) + "]";
+    ListenerView view{&l, routing::RouteTable(l.routes, path + ".routes"), {}};
     if (l.tls) {
       tls::ServerTlsConfig tc;
       for (const auto& c : l.tls->certificates) tc.certificates.push_back({c.cert, c.key});
@@ -79,18 +84,22 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
         tc.client_auth = l.tls->client_auth == "optional" ? tls::ServerTlsConfig::Optional
                                                           : tls::ServerTlsConfig::Require;
       tc.ocsp_staple_file = l.tls->ocsp_staple;
-      const tls::ServerTlsContext* before = nullptr;
-      if (previous) {
-        if (auto i = previous->findListener(l.name)) before = previous->listeners[*i].tls.get();
+      const auto problems = tls::fileProblems(tc);
+      for (const auto& p : problems) fail(l.tls->pos, path + ".tls", p);
+      if (problems.empty()) {
+        const tls::ServerTlsContext* before = nullptr;
+        if (previous) {
+          if (auto i = previous->findListener(l.name)) before = previous->listeners[*i].tls.get();
+        }
+        std::vector<std::string> warnings;
+        auto ctx = tls::ServerTlsContext::create(tc, &warnings, before);
+        for (const auto& w : warnings)
+          log::warn(cfg->file, ":", l.tls->pos.line, ":", l.tls->pos.col, ": ", path, ".tls: ", w);
+        if (ctx)
+          view.tls = *ctx;
+        else
+          fail(l.tls->pos, path + ".tls", ctx.error().detail);
       }
-      std::vector<std::string> warnings;
-      auto ctx = tls::ServerTlsContext::create(tc, &warnings, before);
-      for (const auto& w : warnings)
-        log::warn(cfg->file, ":", l.tls->pos.line, ":", l.tls->pos.col, ": listeners[", li,
-                  "].tls: ", w);
-      if (!ctx)
-        return tlsError(*cfg, l.tls->pos, "listeners[" + std::to_string(li) + "].tls", ctx.error());
-      view.tls = *ctx;
     }
     for (const auto& r : l.routes) {
       RouteView rv;
@@ -101,7 +110,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::shared_ptr<const co
     }
     snap->listeners.push_back(std::move(view));
   }
-  return std::shared_ptr<const Snapshot>(std::move(snap));
+  if (!errors.empty()) {
+    config::sortInFileOrder(errors);
+    return {nullptr, std::move(errors)};
+  }
+  return {std::move(snap), {}};
 }
 
 }  // namespace weir::proxy

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/result.h"
 #include "http/proxy_headers.h"
 #include "routing/route_table.h"
 #include "tls/server_tls_context.h"
@@ -34,6 +33,15 @@ struct ListenerView {
 
 using upstream::UpstreamView;
 
+struct Snapshot;
+
+/// What Snapshot::build gives: the snapshot, or every problem found building it.
+struct SnapshotBuild {
+  std::shared_ptr<const Snapshot> snapshot;  // null when errors is not empty
+  std::vector<config::ConfigError> errors;   // in file order
+  bool ok() const { return snapshot != nullptr; }
+};
+
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   uint64_t generation = 0;
@@ -44,11 +52,13 @@ struct Snapshot {
   std::optional<size_t> findListener(std::string_view name) const;
   std::optional<size_t> findUpstream(std::string_view name) const;
 
-  /// Compiles routes and resolves every server address (blocking DNS: control thread only).
-  /// `previous` (optional) lends its TLS ticket keys so sessions resume across a reload.
-  static Result<std::shared_ptr<const Snapshot>> build(std::shared_ptr<const config::Config> cfg,
-                                                       uint64_t generation,
-                                                       const Snapshot* previous = nullptr);
+  /// Compiles routes, resolves every server address and loads every TLS file (blocking DNS and
+  /// file reads: control thread only). Problems do not stop it: each server that does not
+  /// resolve and each TLS file that does not load is one error, at the position of its server
+  /// entry or `tls` block. `previous` (optional) lends its TLS ticket keys so sessions resume
+  /// across a reload.
+  static SnapshotBuild build(std::shared_ptr<const config::Config> cfg, uint64_t generation,
+                             const Snapshot* previous = nullptr);
 };
 
 }  // namespace weir::proxy

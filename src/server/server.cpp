@@ -101,12 +101,12 @@ int Server::run() {
     signals_.push_back(h);
   }
 
-  auto snapshot = proxy::Snapshot::build(config_, 1);
-  if (!snapshot) {
-    log::error(snapshot.error().detail);
+  auto built = proxy::Snapshot::build(config_, 1);
+  if (!built.ok()) {
+    for (const auto& e : built.errors) log::error(e.str());
     return 1;
   }
-  snapshot_ = *snapshot;
+  snapshot_ = std::move(built.snapshot);
   try {
     access_log_ = std::make_unique<proxy::AccessLogFile>(config_->access_log);
   } catch (const std::exception& e) {
@@ -217,13 +217,17 @@ ReloadResult Server::attemptReload() {
     }
   }
   auto config = std::make_shared<const config::Config>(std::move(next));
-  auto snapshot = proxy::Snapshot::build(config, generation() + 1, snapshot_.get());
-  if (!snapshot) return fail({config->file + ": " + snapshot.error().detail});
+  auto built = proxy::Snapshot::build(config, generation() + 1, snapshot_.get());
+  if (!built.ok()) {
+    std::vector<std::string> errors;
+    for (const auto& e : built.errors) errors.push_back(e.str());
+    return fail(std::move(errors));
+  }
   std::vector<ListenFds> fds(workers_.size());
-  if (!openListeners(**snapshot, snapshot_.get(), fds))
+  if (!openListeners(*built.snapshot, snapshot_.get(), fds))
     return fail({config->file + ": cannot open the new listeners (see the log)"});
   config_ = config;
-  snapshot_ = *snapshot;
+  snapshot_ = std::move(built.snapshot);
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->adopt(snapshot_, std::move(fds[i]));
   configureAlerts();
   if (health_) health_->configure(snapshot_);

@@ -3,6 +3,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/certificate_file.h"
+#include "tls/file_checks.h"
 #include "tls/tls_settings.h"
 
 namespace weir::tls {
@@ -65,6 +66,8 @@ Result<std::shared_ptr<ClientTlsContext>> ClientTlsContext::create(const ClientT
   if (config.verify) {
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
     if (!config.ca_file.empty()) {
+      // OpenSSL's reason for a missing file is "system lib", without the errno text.
+      if (auto unreadable = unreadableFile(config.ca_file)) return configError(*unreadable);
       if (SSL_CTX_load_verify_file(c, config.ca_file.c_str()) != 1) {
         return configError(config.ca_file +
                            ": cannot load CA certificates: " + takeOpenSslErrors());

@@ -131,3 +131,18 @@ def test_check_fails_for_a_missing_file(tmp_path):
     r = run("-t", "-c", str(path))
     assert r.returncode == 1
     assert str(path) in r.stderr
+
+
+def test_check_reports_every_unresolvable_server_at_its_entry(tmp_path):
+    """Names are resolved once the YAML is valid; each failed lookup is its own positioned error
+    (`.invalid` never resolves, RFC 6761)."""
+    path = tmp_path / "weir.yaml"
+    text = proxy_config(free_port(), {"web": ["127.0.0.1:9001", "one.weir-test.invalid:80"],
+                                      "api": ["two.weir-test.invalid:81"]})
+    path.write_text(text)
+    r = run("-t", "-c", str(path), timeout=30)
+    assert r.returncode == 1
+    for key_path, host in [("upstreams[0].servers[1]", "one.weir-test.invalid"),
+                           ("upstreams[1].servers[0]", "two.weir-test.invalid")]:
+        assert re.search(rf"^{re.escape(str(path))}:\d+:\d+: {re.escape(key_path)}: cannot "
+                         rf"resolve {re.escape(host)}: ", r.stderr, re.M), r.stderr

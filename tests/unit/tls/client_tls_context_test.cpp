@@ -21,7 +21,10 @@ TEST(ClientTlsContext, RefusesBadSettingsNamingTheFileOrField) {
   EXPECT_EQ(createError(config), "created");
 
   config.ca_file = certs.path("missing-ca.crt");
-  EXPECT_TRUE(contains(createError(config), certs.path("missing-ca.crt") + ": cannot load CA"));
+  EXPECT_EQ(createError(config),
+            certs.path("missing-ca.crt") + ": cannot read: No such file or directory");
+  config.ca_file = certs.path("a.key");
+  EXPECT_TRUE(contains(createError(config), certs.path("a.key") + ": cannot load CA"));
 
   config = clientConfig();
   config.max_version = "1.1";
