@@ -241,7 +241,7 @@ json statsJson(const StatsReport& report, const ProcessInfo& info) {
         {"bytes_in", t.traffic.bytes_in},
         {"bytes_out", t.traffic.bytes_out},
         {"failures", std::move(failures)},
-        {"tls_handshake_failures", t.tls_handshake_failures},
+        {"tls_handshake_failures", t.tls_handshake_failures},  // {reason: count}
         {"latency", latencyJson(t.latency)}}},
       {"listeners", std::move(listeners)},
       {"upstreams", std::move(upstreams)},
@@ -319,8 +319,9 @@ std::string statsPrometheus(const StatsReport& report, const ProcessInfo& info) 
     x.sample("weir_failures_total", {{"reason", failureReasonName(static_cast<FailureReason>(i))}},
              t.failures[i]);
   x.family("weir_tls_handshake_failures_total", "counter",
-           "Client connections closed on a TLS error, nearly all in the handshake.");
-  x.sample("weir_tls_handshake_failures_total", {}, t.tls_handshake_failures);
+           "Client TLS handshakes that failed, by OpenSSL's reason.");
+  for (const auto& [reason, n] : t.tls_handshake_failures)
+    x.sample("weir_tls_handshake_failures_total", {{"reason", reason}}, n);
   x.family("weir_request_duration_seconds", "histogram",
            "Time from the request head to the end of the response.");
   x.histogram("weir_request_duration_seconds", {}, t.latency);

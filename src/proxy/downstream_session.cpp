@@ -225,8 +225,11 @@ void DownstreamSession::onClientTls(const char* data, size_t len) {
   const auto read = fed == tls::TlsSession::Status::Failed ? fed : tls_->read(plain);
   sendTlsOutput();
   if (read == tls::TlsSession::Status::Failed) {
-    ++ctx_.totals().tls_handshake_failures;
-    log::info("client ", client_ip_, ": TLS: ", tls_->failureReason());
+    // Counted by OpenSSL's reason, without the verify result that may follow it.
+    const std::string_view reason = tls_->failureReason();
+    if (!tls_->handshakeDone())
+      ++ctx_.totals().tls_handshake_failures[std::string(reason.substr(0, reason.find(": ")))];
+    log::info("client ", client_ip_, ": TLS: ", reason);
     closeNow();
     return;
   }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -26,7 +27,9 @@ struct WorkerTotals {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // over limits.max_connections
   uint64_t connections_open = 0;
-  uint64_t tls_handshake_failures = 0;
+  /// Client TLS handshakes that failed, by OpenSSL's reason ("http request", "unsupported
+  /// protocol", "no shared cipher", "certificate verify failed"...): a short, bounded set.
+  std::map<std::string, uint64_t> tls_handshake_failures;
   TrafficCounters traffic;
   FailureCounters failures{};
   LatencyHistogram latency;  // request head to response end

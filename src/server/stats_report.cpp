@@ -20,7 +20,8 @@ void StatsReport::merge(const StatsReport& other) {
   totals.connections_accepted += other.totals.connections_accepted;
   totals.connections_rejected += other.totals.connections_rejected;
   totals.connections_open += other.totals.connections_open;
-  totals.tls_handshake_failures += other.totals.tls_handshake_failures;
+  for (const auto& [reason, n] : other.totals.tls_handshake_failures)
+    totals.tls_handshake_failures[reason] += n;
   totals.traffic.merge(other.totals.traffic);
   for (size_t i = 0; i < totals.failures.size(); ++i)
     totals.failures[i] += other.totals.failures[i];

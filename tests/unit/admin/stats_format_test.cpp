@@ -53,7 +53,7 @@ StatsReport sampleReport() {
   r.totals.fail(FailureReason::ConnectFailure);
   r.totals.fail(FailureReason::ConnectFailure);
   r.totals.fail(FailureReason::NoRoute);
-  r.totals.tls_handshake_failures = 5;
+  r.totals.tls_handshake_failures = {{"http request", 3}, {"no shared cipher", 2}};
   r.totals.latency = histogramOf({100, 700, 3'000, 3'000, 40'000, 2'000'000, 90'000'000});
 
   server::ListenerReport l;
@@ -129,7 +129,9 @@ TEST(StatsJson, CarriesProcessTotalsListenersAndUpstreams) {
   EXPECT_EQ(t["failures"]["no_route"], 1);
   EXPECT_EQ(t["failures"]["bad_request"], 0);
   EXPECT_EQ(t["failures"].size(), static_cast<size_t>(FailureReason::kCount));
-  EXPECT_EQ(t["tls_handshake_failures"], 5);
+  EXPECT_EQ(t["tls_handshake_failures"]["http request"], 3);
+  EXPECT_EQ(t["tls_handshake_failures"]["no shared cipher"], 2);
+  EXPECT_EQ(t["tls_handshake_failures"].size(), 2u);
   const LatencyHistogram h = sampleReport().totals.latency;
   EXPECT_NEAR(t["latency"]["p50"].get<double>(), h.quantileUs(0.5) / 1000, 0.001);
   EXPECT_NEAR(t["latency"]["p99"].get<double>(), h.quantileUs(0.99) / 1000, 0.001);
@@ -516,7 +518,8 @@ TEST(MetricsText, ReportsTheCounters) {
   EXPECT_EQ(v("weir_failures_total", {{"reason", "no_route"}}), 1);
   EXPECT_EQ(fams.at("weir_failures_total").samples.size(),
             static_cast<size_t>(FailureReason::kCount));
-  EXPECT_EQ(v("weir_tls_handshake_failures_total"), 5);
+  EXPECT_EQ(v("weir_tls_handshake_failures_total", {{"reason", "http request"}}), 3);
+  EXPECT_EQ(v("weir_tls_handshake_failures_total", {{"reason", "no shared cipher"}}), 2);
   EXPECT_EQ(fams.at("weir_tls_handshake_failures_total").type, "counter");
 
   const std::map<std::string, std::string> s0 = {{"upstream", "web"}, {"server", "127.0.0.1:9001"}};
