@@ -10,10 +10,33 @@
 #include <iterator>
 
 #include "tls/certificate_file.h"
-#include "tls/openssl_ptr.h"
 
 namespace weir::tls {
 namespace {
+
+Error fileError(std::string detail) {
+  return Error{ErrorCode::InvalidArgument, Side::Internal, false, std::move(detail)};
+}
+
+template <typename T>
+std::optional<std::string> problemOf(const Result<T>& loaded) {
+  if (loaded) return std::nullopt;
+  return loaded.error().detail;
+}
+
+Result<X509StorePtr> loadCaStore(const std::string& path) {
+  ERR_clear_error();
+  X509StorePtr store(X509_STORE_new());
+  if (!store || X509_STORE_load_file(store.get(), path.c_str()) != 1)
+    return fileError(path + ": cannot load CA certificates: " + takeOpenSslErrors());
+  return store;
+}
+
+// Readable first here: OpenSSL's reason for a missing file is "system lib", without the errno text.
+std::optional<std::string> clientCaProblem(const std::string& path) {
+  if (auto problem = unreadableFile(path)) return problem;
+  return problemOf(loadClientCaFile(path));
+}
 
 void add(std::vector<std::string>& out, std::optional<std::string> problem) {
   if (problem && std::find(out.begin(), out.end(), *problem) == out.end())
@@ -30,8 +53,7 @@ void checkCertificate(const std::string& cert, const std::string& key,
     add(out, std::move(key_unreadable));
     return;
   }
-  auto file = CertificateFile::load(cert, key);
-  if (!file) add(out, file.error().detail);
+  add(out, problemOf(CertificateFile::load(cert, key)));
 }
 
 }  // namespace
@@ -49,30 +71,40 @@ std::optional<std::string> unreadableFile(const std::string& path) {
   return path + ": cannot read: " + (err ? std::strerror(err) : "unknown error");
 }
 
-std::optional<std::string> caFileProblem(const std::string& path) {
-  if (auto problem = unreadableFile(path)) return problem;
+Result<ClientCaFile> loadClientCaFile(const std::string& path) {
+  auto store = loadCaStore(path);
+  if (!store) return store.error();
+  X509NameStackPtr names(SSL_load_client_CA_file(path.c_str()));
   ERR_clear_error();
-  X509StorePtr store(X509_STORE_new());
-  if (!store || X509_STORE_load_file(store.get(), path.c_str()) != 1)
-    return path + ": cannot load CA certificates: " + takeOpenSslErrors();
-  return std::nullopt;
+  if (!names || sk_X509_NAME_num(names.get()) == 0)
+    return fileError(path + ": no CA certificate found");
+  return ClientCaFile{std::move(*store), std::move(names)};
 }
 
-std::optional<std::string> ocspResponseProblem(const std::string& path) {
-  if (auto problem = unreadableFile(path)) return problem;
+Result<std::string> loadOcspResponse(const std::string& path) {
+  if (auto problem = unreadableFile(path)) return fileError(std::move(*problem));
   std::ifstream in(path, std::ios::binary);
-  const std::string der((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string der((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   OCSP_RESPONSE* response = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size()));
   if (!response) {
     ERR_clear_error();
-    return path + ": not a DER OCSP response";
+    return fileError(path + ": not a DER OCSP response");
   }
   const int status = OCSP_response_status(response);
   OCSP_RESPONSE_free(response);
   if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-    return path + ": OCSP response status is " + OCSP_response_status_str(status);
-  return std::nullopt;
+    return fileError(path + ": OCSP response status is " + OCSP_response_status_str(status));
+  return der;
+}
+
+std::optional<std::string> caFileProblem(const std::string& path) {
+  if (auto problem = unreadableFile(path)) return problem;
+  return problemOf(loadCaStore(path));
+}
+
+std::optional<std::string> ocspResponseProblem(const std::string& path) {
+  return problemOf(loadOcspResponse(path));
 }
 
 std::vector<std::string> fileProblems(const ServerTlsConfig& config) {
@@ -80,7 +112,7 @@ std::vector<std::string> fileProblems(const ServerTlsConfig& config) {
   for (const CertificateSpec& spec : config.certificates)
     checkCertificate(spec.cert_file, spec.key_file, out);
   if (config.client_auth != ServerTlsConfig::None && !config.client_ca.empty())
-    add(out, caFileProblem(config.client_ca));
+    add(out, clientCaProblem(config.client_ca));
   if (!config.ocsp_staple_file.empty()) add(out, ocspResponseProblem(config.ocsp_staple_file));
   return out;
 }

@@ -2,18 +2,16 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/ocsp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 
 #include "tls/certificate_file.h"
+#include "tls/file_checks.h"
 #include "tls/tls_settings.h"
 
 namespace weir::tls {
@@ -24,25 +22,6 @@ Error configError(const std::string& detail) {
 }
 
 int refusePassphrase(char*, int, int, void*) { return 0; }
-
-// Reads an OCSP response and accepts it only if it parses and says "successful".
-Result<std::string> loadOcspStaple(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return configError(path + ": cannot read: " + std::strerror(errno));
-  std::string der((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  OCSP_RESPONSE* resp = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size()));
-  if (!resp) {
-    ERR_clear_error();
-    return configError(path + ": not a DER OCSP response");
-  }
-  const int status = OCSP_response_status(resp);
-  OCSP_RESPONSE_free(resp);
-  if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-    return configError(path + ": OCSP response status is " + OCSP_response_status_str(status));
-  }
-  return der;
-}
 
 }  // namespace
 
@@ -86,23 +65,15 @@ Result<std::shared_ptr<ServerTlsContext>> ServerTlsContext::create(
     certs.push_back(std::move(*file));
   }
 
-  X509StorePtr ca_store;
-  X509NameStackPtr ca_names;
+  std::optional<ClientCaFile> client_ca;
   if (config.client_auth != ServerTlsConfig::None) {
-    ca_store.reset(X509_STORE_new());
-    if (!ca_store || X509_STORE_load_file(ca_store.get(), config.client_ca.c_str()) != 1) {
-      return configError(config.client_ca +
-                         ": cannot load CA certificates: " + takeOpenSslErrors());
-    }
-    ca_names.reset(SSL_load_client_CA_file(config.client_ca.c_str()));
-    ERR_clear_error();
-    if (!ca_names || sk_X509_NAME_num(ca_names.get()) == 0) {
-      return configError(config.client_ca + ": no CA certificate found");
-    }
+    auto loaded = loadClientCaFile(config.client_ca);
+    if (!loaded) return loaded.error();
+    client_ca = std::move(*loaded);
   }
 
   if (!config.ocsp_staple_file.empty()) {
-    auto staple = loadOcspStaple(config.ocsp_staple_file);
+    auto staple = loadOcspResponse(config.ocsp_staple_file);
     if (!staple) return staple.error();
     self->ocsp_staple_ = std::move(*staple);
     X509_up_ref(certs[0].leaf.get());
@@ -166,9 +137,9 @@ Result<std::shared_ptr<ServerTlsContext>> ServerTlsContext::create(
       SSL_CTX_set_tlsext_status_arg(c, self.get());
     }
     if (self->ticket_keys_) SSL_CTX_set_tlsext_ticket_key_evp_cb(c, onTicketKey);
-    if (ca_store) {
-      SSL_CTX_set1_cert_store(c, ca_store.get());
-      SSL_CTX_set_client_CA_list(c, SSL_dup_CA_list(ca_names.get()));
+    if (client_ca) {
+      SSL_CTX_set1_cert_store(c, client_ca->store.get());
+      SSL_CTX_set_client_CA_list(c, SSL_dup_CA_list(client_ca->names.get()));
       int mode = SSL_VERIFY_PEER;
       if (config.client_auth == ServerTlsConfig::Require) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       SSL_CTX_set_verify(c, mode, nullptr);

@@ -2,6 +2,7 @@
 #include "tls/file_checks.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
 
 #include "test_certs.h"
 #include "tls_test_peers.h"
@@ -80,6 +81,27 @@ TEST_F(FileChecksTest, ACaFileWithoutCertificatesOrADirectoryIsAProblem) {
                        certs.path("a.key") + ": cannot load CA certificates: "));
   EXPECT_EQ(caFileProblem(certs.dir).value_or(""), certs.dir + ": cannot read: Is a directory");
   EXPECT_EQ(caFileProblem(certs.path("ca.crt")), std::nullopt);
+}
+
+TEST_F(FileChecksTest, AClientCaWithNoCaNameToSendIsReportedAsCreateReportsIt) {
+  // A "TRUSTED CERTIFICATE" block loads into a store but is no CA name to send to clients.
+  const std::string trusted = certs.path("trusted-ca.crt");
+  {
+    BioPtr in(BIO_new_file(certs.path("ca.crt").c_str(), "r"));
+    ASSERT_TRUE(in);
+    X509Ptr ca(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr));
+    BioPtr out(BIO_new_file(trusted.c_str(), "w"));
+    ASSERT_TRUE(ca && out && PEM_write_bio_X509_AUX(out.get(), ca.get()) == 1);
+  }
+  EXPECT_EQ(caFileProblem(trusted), std::nullopt);  // enough to verify servers with
+  ServerTlsConfig config = serverConfig();
+  config.client_ca = trusted;
+  config.client_auth = ServerTlsConfig::Require;
+  const std::string problem = trusted + ": no CA certificate found";
+  EXPECT_EQ(fileProblems(config), Problems{problem});
+  auto created = ServerTlsContext::create(config, nullptr);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().detail, problem);
 }
 
 }  // namespace

@@ -123,6 +123,8 @@ TEST_F(ServerTlsContextTest, OcspStapleMustBeASuccessfulDerResponse) {
   std::ofstream(try_later, std::ios::binary) << std::string("\x30\x03\x0a\x01\x03", 5);
   config.ocsp_staple_file = try_later;
   EXPECT_EQ(createError(config), try_later + ": OCSP response status is trylater");
+  config.ocsp_staple_file = certs.dir;
+  EXPECT_EQ(createError(config), certs.dir + ": cannot read: Is a directory");
 }
 
 }  // namespace
