@@ -1,5 +1,6 @@
 #include "http/parser.h"
 
+#include <array>
 #include <cctype>
 #include <cstring>
 
@@ -8,16 +9,19 @@ namespace {
 
 HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
 
-bool isTokenChar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
-}
+// tchar (RFC 9110 5.6.2) by byte.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
 
 bool isToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (!isTokenChar(c)) return false;
+    if (!kTokenChars[c]) return false;
   return true;
 }
 
@@ -52,7 +56,7 @@ HttpParser::HttpParser(Mode mode, Sink* sink, ParseLimits limits)
 void HttpParser::reset() {
   llhttp_init(&parser_, mode_ == Mode::Request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
   parser_.data = this;
-  head_.clear();
+  recycleHeaders();
   head_complete_ = false;
   in_message_ = false;
   no_body_ = false;
@@ -63,10 +67,28 @@ void HttpParser::reset() {
 
 void HttpParser::compact() {
   std::vector<HeaderField>().swap(head_.headers);
+  std::vector<HeaderField>().swap(spare_);
   std::string().swap(head_.target);
   std::string().swap(head_.reason);
-  std::string().swap(name_);
-  std::string().swap(value_);
+}
+
+// The fields of the last message become spares, so the next message's names and values reuse
+// their memory instead of allocating anew.
+void HttpParser::recycleHeaders() {
+  for (auto& f : head_.headers) spare_.push_back(std::move(f));
+  head_.clear();
+  in_field_ = false;
+}
+
+HeaderField& HttpParser::startField() {
+  in_field_ = true;
+  if (spare_.empty()) return head_.headers.emplace_back();
+  HeaderField& f = head_.headers.emplace_back(std::move(spare_.back()));
+  spare_.pop_back();
+  f.name.clear();
+  f.value.clear();
+  f.id = HeaderId::Other;
+  return f;
 }
 
 void HttpParser::restartScan() {
@@ -181,9 +203,7 @@ HttpParser::Outcome HttpParser::finish() {
 
 int HttpParser::onMessageBegin(llhttp_t* p) {
   auto* s = self(p);
-  s->head_.clear();
-  s->name_.clear();
-  s->value_.clear();
+  s->recycleHeaders();
   s->head_complete_ = false;
   s->in_message_ = true;
   return 0;
@@ -205,13 +225,17 @@ int HttpParser::onStatus(llhttp_t* p, const char* at, size_t n) {
 }
 
 int HttpParser::onHeaderField(llhttp_t* p, const char* at, size_t n) {
-  self(p)->name_.append(at, n);
+  auto* s = self(p);
+  HeaderField& f = s->in_field_ ? s->head_.headers.back() : s->startField();
+  f.name.append(at, n);
   return 0;
 }
 
 int HttpParser::onHeaderFieldComplete(llhttp_t* p) {
   auto* s = self(p);
-  if (!isToken(s->name_)) {
+  HeaderField& f = s->in_field_ ? s->head_.headers.back() : s->startField();
+  s->in_field_ = false;
+  if (!isToken(f.name)) {
     s->fail(s->mode_ == Mode::Request ? 400 : 502, "invalid header name");
     return HPE_USER;
   }
@@ -219,18 +243,19 @@ int HttpParser::onHeaderFieldComplete(llhttp_t* p) {
 }
 
 int HttpParser::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
-  self(p)->value_.append(at, n);
+  auto* s = self(p);
+  if (s->head_.headers.empty()) return 0;  // llhttp reports a field first
+  s->head_.headers.back().value.append(at, n);
   return 0;
 }
 
 int HttpParser::onHeaderValueComplete(llhttp_t* p) {
   auto* s = self(p);
+  if (s->head_.headers.empty()) return 0;
+  HeaderField& f = s->head_.headers.back();
   // llhttp keeps trailing whitespace in values; RFC 9110 5.5 excludes it from the value.
-  while (!s->value_.empty() && (s->value_.back() == ' ' || s->value_.back() == '\t'))
-    s->value_.pop_back();
-  s->head_.headers.push_back({std::move(s->name_), std::move(s->value_)});
-  s->name_.clear();
-  s->value_.clear();
+  while (!f.value.empty() && (f.value.back() == ' ' || f.value.back() == '\t')) f.value.pop_back();
+  f.id = headerId(f.name);
   return 0;
 }
 
@@ -258,33 +283,61 @@ int HttpParser::finishHead() {
     fail(request ? 505 : 502, "unsupported HTTP version");
     return -1;
   }
+  // One pass over the fields: the framing and Host fields, and the bytes of every value.
+  size_t hosts = 0, te_count = 0, cl_count = 0;
+  const std::string* host = nullptr;
+  const std::string* te = nullptr;
+  const std::string* cl = nullptr;
+  for (const auto& f : h.headers) {
+    switch (f.id) {
+      case HeaderId::Host:
+        if (hosts++ == 0) host = &f.value;
+        break;
+      case HeaderId::TransferEncoding:
+        if (te_count++ == 0) te = &f.value;
+        break;
+      case HeaderId::ContentLength:
+        if (cl_count++ == 0) cl = &f.value;
+        break;
+      default:
+        break;
+    }
+    for (unsigned char c : f.value) {
+      if (c == 0 || c == '\r' || c == '\n') {
+        fail(bad, "invalid character in header value");
+        return -1;
+      }
+    }
+  }
   if (request) {
     h.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&parser_)));
-    size_t hosts = h.count(HeaderId::Host);
     if (hosts > 1 || (hosts == 0 && h.minor == 1)) {
       fail(400, hosts ? "more than one Host header" : "missing Host header");
       return -1;
     }
-    if (hosts == 1 && !isValidHost(*h.find(HeaderId::Host))) {
+    if (host && !isValidHost(*host)) {
       fail(400, "invalid Host header");
       return -1;
     }
   } else {
     h.status = llhttp_get_status_code(&parser_);
   }
-  size_t te_count = h.count(HeaderId::TransferEncoding);
   if (te_count > 0 && h.minor == 0) {  // RFC 9112 6.1: faulty framing in HTTP/1.0
     fail(bad, "Transfer-Encoding in an HTTP/1.0 message");
     return -1;
   }
   if (te_count > 0) {
-    if (te_count > 1 || !iequals(*h.find(HeaderId::TransferEncoding), "chunked")) {
+    if (te_count > 1 || !iequals(*te, "chunked")) {
       fail(request ? 400 : 502, "unsupported Transfer-Encoding");
       return -1;
     }
     h.chunked = true;
   }
-  if (const std::string* cl = h.find(HeaderId::ContentLength)) {
+  if (cl) {
+    if (cl_count > 1) {  // llhttp refuses these too; never pick one of several
+      fail(bad, "more than one Content-Length");
+      return -1;
+    }
     if (te_count > 0) {
       fail(bad, "both Content-Length and Transfer-Encoding");
       return -1;
@@ -302,14 +355,6 @@ int HttpParser::finishHead() {
       value = value * 10 + static_cast<uint64_t>(c - '0');
     }
     h.content_length = value;
-  }
-  for (const auto& f : h.headers) {
-    for (unsigned char c : f.value) {
-      if (c == 0 || c == '\r' || c == '\n') {
-        fail(bad, "invalid character in header value");
-        return -1;
-      }
-    }
   }
   h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
   h.upgrade = llhttp_get_upgrade(&parser_) != 0;

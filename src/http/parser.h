@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "http/message.h"
 
@@ -76,6 +77,8 @@ class HttpParser {
   bool scanHead(const char* data, size_t len);
   int finishHead();
   void restartScan();
+  void recycleHeaders();
+  HeaderField& startField();
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t n);
@@ -94,8 +97,8 @@ class HttpParser {
   llhttp_settings_t settings_;
   llhttp_t parser_;
   MessageHead head_;
-  std::string name_;
-  std::string value_;
+  std::vector<HeaderField> spare_;  // fields of earlier messages, reused for their memory
+  bool in_field_ = false;           // a field name is being received
   bool head_complete_ = false;
   bool in_message_ = false;
   bool no_body_ = false;
