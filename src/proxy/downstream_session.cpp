@@ -1450,7 +1450,19 @@ void DownstreamSession::closeNow() {
   if (phase_ == Phase::Exchange) logExchange();
   phase_ = Phase::Closed;
   client_timer_.stop();
-  if (ex_) ex_->upstream_timer.stop();
+  if (ex_) {
+    ex_->upstream_timer.stop();
+    // An attempt still in flight ends here (the server's in-flight count and the balancer's
+    // feedback), and so does the request's share of the retry budget.
+    if (ex_->endpoint && ex_->cluster) {
+      const auto elapsed = std::chrono::microseconds((uv_hrtime() - ex_->attempt_start_ns) / 1000);
+      ex_->cluster->onAbandon(*ex_->endpoint, elapsed);
+      ex_->endpoint.reset();
+    }
+    if (ex_->cluster && ex_->budget_counted) ex_->cluster->retryBudget().requestFinished();
+    if (ex_->cluster && ex_->retry_counted) ex_->cluster->retryBudget().retryFinished();
+    ex_->budget_counted = ex_->retry_counted = false;
+  }
   retireUpstream();
   client_.close();
   ctx_.sessionClosed(this);

@@ -267,6 +267,13 @@ void Cluster::onFinish(EndpointState& ep, std::chrono::microseconds latency, boo
   }
 }
 
+void Cluster::onAbandon(EndpointState& ep, std::chrono::microseconds elapsed) {
+  if (ep.in_flight > 0) --ep.in_flight;
+  // The balancer is told it finished (each onStart needs its onFinish); the time so far is a
+  // lower bound of the server's latency, which peak EWMA may use.
+  if (!ep.removed) balancer_->onFinish(ep.index, elapsed, true, loop_.now());
+}
+
 void Cluster::setAdminState(EndpointState& ep, AdminState state) {
   if (state == AdminState::Enabled && ep.admin != AdminState::Enabled) {
     ep.available_since_ms = loop_.now();

@@ -61,6 +61,9 @@ class Cluster : private net::TcpStream::Handler {
   /// Exchange accounting, for least-loaded policies and the stats.
   void onStart(EndpointState& ep);
   void onFinish(EndpointState& ep, std::chrono::microseconds latency, bool ok);
+  /// The client went away before the server answered: the exchange ends without saying
+  /// anything of the server (no failure, no latency sample), but it is no longer in flight.
+  void onAbandon(EndpointState& ep, std::chrono::microseconds elapsed);
 
   /// Runtime changes from the admin API. `weight` 0 restores the configured weight.
   void setAdminState(EndpointState& ep, AdminState state);

@@ -10,6 +10,7 @@ import math
 import re
 import signal
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -433,6 +434,28 @@ def test_readyz_is_503_while_shutting_down(upstream, weir, tmp_path):
     t.join(10)
     assert result["r"].status == 200
     assert w.wait(10) == 0
+
+
+def test_a_client_leaving_mid_request_is_no_longer_in_flight(upstream, weir, tmp_path):
+    """Clients that reset their connections while the server is still working end their
+    exchanges: the server's in-flight count returns to 0 at once, not when the server answers
+    (least_conn and max_conns depend on it), and it is not counted as a failure of the server."""
+    slow = upstream("slow")
+    w, admin = start(weir, tmp_path, {"web": [slow.address]}, workers=1)
+    socks = []
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", w.port), timeout=5)
+        s.sendall(build_request("GET", "/slow?ms=30000"))
+        socks.append(s)
+    wait_until(lambda: admin.server("web", slow.address)["in_flight"] == 3, 5, "3 in flight")
+    for s in socks:  # reset, not a half-close (which weir answers before closing)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    wait_until(lambda: admin.server("web", slow.address)["in_flight"] == 0, 10,
+               "in-flight back to 0 after the clients left")
+    assert admin.server("web", slow.address)["failures"] == 0
+    with w.client() as c:  # and the server still takes requests
+        assert c.get("/echo").status == 200
 
 
 def test_read_only_endpoints_need_no_token_and_ignore_a_wrong_one(upstream, weir, tmp_path):
