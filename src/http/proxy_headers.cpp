@@ -68,10 +68,6 @@ bool HeaderEdits::drops(std::string_view name) const {
   return false;
 }
 
-bool isHopByHop(const MessageHead& head, std::string_view name) {
-  return hopByHopId(headerId(name)) || head.connectionHas(name);
-}
-
 void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Framing framing,
                           std::string& out) {
   out.append(req.method);

@@ -11,10 +11,6 @@
 
 namespace weir::http {
 
-/// True for the fields that concern one connection only, including those named by `head`'s
-/// Connection header.
-bool isHopByHop(const MessageHead& head, std::string_view name);
-
 /// Header changes a route asks for: fields removed, then set (replacing), then added.
 struct HeaderEdits {
   std::vector<HeaderField> set;

@@ -160,8 +160,7 @@ void DownstreamSession::releaseExchange() {
       !pending_.empty() || ex_->upstream) {
     return;
   }
-  resetExchange();
-  ex_->upstream_timer.clear();
+  ex_->upstream_timer.clear();  // the rest was reset when the last exchange ended
   if (pool_.size() < kPooledExchanges) pool_.push_back(std::move(ex_));
   ex_.reset();
 }
@@ -225,11 +224,8 @@ void DownstreamSession::onClientTls(const char* data, size_t len) {
   const auto read = fed == tls::TlsSession::Status::Failed ? fed : tls_->read(plain);
   sendTlsOutput();
   if (read == tls::TlsSession::Status::Failed) {
-    // Counted by OpenSSL's reason, without the verify result that may follow it.
-    const std::string_view reason = tls_->failureReason();
-    if (!tls_->handshakeDone())
-      ++ctx_.totals().tls_handshake_failures[std::string(reason.substr(0, reason.find(": ")))];
-    log::info("client ", client_ip_, ": TLS: ", reason);
+    if (!tls_->handshakeDone()) ++ctx_.totals().tls_handshake_failures[tls_->failureKind()];
+    log::info("client ", client_ip_, ": TLS: ", tls_->failureReason());
     closeNow();
     return;
   }
@@ -1233,10 +1229,16 @@ void DownstreamSession::compact() {
   releaseExchange();
 }
 
+// The request's share of its cluster's retry budget ends (once).
+void DownstreamSession::settleRetryBudget() {
+  Exchange& x = ex();
+  if (x.cluster && x.budget_counted) x.cluster->retryBudget().requestFinished();
+  if (x.cluster && x.retry_counted) x.cluster->retryBudget().retryFinished();
+  x.budget_counted = x.retry_counted = false;
+}
+
 void DownstreamSession::resetExchange() {
-  if (ex().cluster && ex().budget_counted) ex().cluster->retryBudget().requestFinished();
-  if (ex().cluster && ex().retry_counted) ex().cluster->retryBudget().retryFinished();
-  ex().budget_counted = ex().retry_counted = false;
+  settleRetryBudget();
   ex().retries_done = 0;
   ex().last_failure.clear();
   ex().retry_status = 0;
@@ -1459,9 +1461,7 @@ void DownstreamSession::closeNow() {
       ex_->cluster->onAbandon(*ex_->endpoint, elapsed);
       ex_->endpoint.reset();
     }
-    if (ex_->cluster && ex_->budget_counted) ex_->cluster->retryBudget().requestFinished();
-    if (ex_->cluster && ex_->retry_counted) ex_->cluster->retryBudget().retryFinished();
-    ex_->budget_counted = ex_->retry_counted = false;
+    settleRetryBudget();
   }
   retireUpstream();
   client_.close();

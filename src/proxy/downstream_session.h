@@ -94,6 +94,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void finishAttempt(bool ok);
   void endExchange();
   void resetExchange();
+  void settleRetryBudget();
   void logExchange();
   void flushClient();
   void flushUpstream();

@@ -188,6 +188,7 @@ TlsSession::Status TlsSession::fail(int ssl_error) {
   } else {
     reason_ = "tls error";
   }
+  kind_len_ = first != 0 ? openssl_reason.size() : reason_.size();
   std::string detail = handshakeDone() ? "TLS failed: " : "TLS handshake failed: ";
   detail += reason_;
   const std::string rest = takeOpenSslErrors();

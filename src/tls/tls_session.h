@@ -79,6 +79,8 @@ class TlsSession {
   /// "certificate verify failed: unable to get local issuer certificate" (or "hostname
   /// mismatch", "certificate has expired" ...). Empty unless failed().
   std::string_view failureReason() const { return reason_; }
+  /// The reason without the verify result: a short, bounded set, for counting by reason.
+  std::string failureKind() const { return reason_.substr(0, kind_len_); }
   /// Side: Downstream for server sessions, Upstream for client ones; detail says what failed.
   const Error& error() const { return error_; }
 
@@ -104,11 +106,12 @@ class TlsSession {
   std::shared_ptr<const void> context_;
   bool is_server_;
   bool failed_ = false;
-  bool closed_ = false;    // peer close_notify seen
-  bool shutdown_ = false;  // ours queued or pending
+  bool closed_ = false;       // peer close_notify seen
+  bool shutdown_ = false;     // ours queued or pending
   bool established_ = false;  // the handshake completed (whatever happened since)
-  std::string held_;       // plaintext written before the handshake completed
+  std::string held_;          // plaintext written before the handshake completed
   std::string reason_;
+  size_t kind_len_ = 0;  // reason_'s prefix before the verify result
   Error error_;
 };
 

@@ -1120,6 +1120,15 @@ def test_upstream_tls_sessions_resume_on_new_connections(weir, pki):
             backend.connections
 
 
+def upload_pattern(c, n: int):
+    """POSTs n pattern bytes to the TLS backend's /upload; it must have received them intact."""
+    c.send(f"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: {n}\r\n\r\n".encode())
+    for piece in pattern_chunks(n):
+        c.send(piece)
+    r = c.read_response(timeout=60)
+    assert r.status == 200 and r.json() == {"sha256": pattern_sha256(n), "length": n}
+
+
 def test_large_bodies_both_ways_over_tls_on_both_sides(weir, pki):
     with TlsBackend(pki) as backend:
         port = free_port()
@@ -1128,12 +1137,7 @@ def test_large_bodies_both_ways_over_tls_on_both_sides(weir, pki):
             response="30s")]))
         n = 40 * MIB
         with TlsHttpClient(port, "a.test", client_context(pki), timeout=60) as c:
-            c.send(f"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: {n}\r\n\r\n"
-                   .encode())
-            for piece in pattern_chunks(n):
-                c.send(piece)
-            r = c.read_response(timeout=60)
-            assert r.status == 200 and r.json() == {"sha256": pattern_sha256(n), "length": n}
+            upload_pattern(c, n)
             c.send(b"POST /bytes?n=%d HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx" % n)
             h = hashlib.sha256()
             r = c.read_response(sink=h.update, timeout=60)
@@ -1153,12 +1157,7 @@ def test_upload_waits_for_a_slow_upstream_handshake_without_buffering_it(weir, p
         baseline = w.hwm_kib()
         n = 64 * MIB
         with TlsHttpClient(port, "a.test", client_context(pki), timeout=60) as c:
-            c.send(f"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: {n}\r\n\r\n"
-                   .encode())
-            for piece in pattern_chunks(n):
-                c.send(piece)
-            r = c.read_response(timeout=60)
-            assert r.status == 200 and r.json() == {"sha256": pattern_sha256(n), "length": n}
+            upload_pattern(c, n)
         growth = w.hwm_kib() - baseline
         if not SANITIZED:
             assert growth < 32 * 1024, \
