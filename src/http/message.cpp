@@ -14,8 +14,12 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 HeaderId headerId(std::string_view name) {
+  // `lower` holds only lowercase letters and '-': OR-ing 0x20 into a byte of `name` matches a
+  // letter in either case, and '-' only itself (the other byte it would match, CR, is no tchar).
   auto is = [&](std::string_view lower, HeaderId id) {
-    return iequals(name, lower) ? id : HeaderId::Other;
+    for (size_t i = 0; i < lower.size(); ++i)
+      if ((name[i] | 0x20) != lower[i]) return HeaderId::Other;
+    return id;
   };
   switch (name.size()) {
     case 2:

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "net/uv_handle.h"
@@ -38,9 +40,15 @@ int TcpStream::connect(const sockaddr* address) {
   int rc = uv_tcp_connect(&req->req, handle_, address, [](uv_connect_t* r, int status) {
     auto* stream = static_cast<TcpStream*>(r->handle->data);
     delete reinterpret_cast<ConnectRequest*>(r);
-    if (stream && stream->handler_) stream->handler_->onConnected(*stream, status);
+    if (!stream) return;
+    stream->connecting_ = false;
+    if (stream->handler_) stream->handler_->onConnected(*stream, status);
   });
-  if (rc != 0) delete req;
+  if (rc != 0) {
+    delete req;
+  } else {
+    connecting_ = true;
+  }
   return rc;
 }
 
@@ -76,17 +84,25 @@ void TcpStream::stopRead() {
   reading_ = false;
 }
 
+// The direct attempt uses send() rather than libuv's write(): the same bytes, without the VFS
+// layers a write() on a socket goes through first (a measurable share of the kernel time per
+// request on loopback).
 bool TcpStream::write(std::string_view data) {
-  if (!handle_) return false;
+  if (!handle_ || shut_) return false;
   if (data.empty()) return true;
+  quick_ack_ = false;
   auto* s = reinterpret_cast<uv_stream_t*>(handle_);
-  if (uv_stream_get_write_queue_size(s) == 0) {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-    int n = uv_try_write(s, &buf, 1);
-    if (n == static_cast<int>(data.size())) return true;
+  uv_os_fd_t fd;
+  if (!connecting_ && uv_stream_get_write_queue_size(s) == 0 &&
+      uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
+    ssize_t n;
+    do {
+      n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(data.size())) return true;
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
-    } else if (n != UV_EAGAIN) {
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       return false;
     }
   }
@@ -113,7 +129,8 @@ size_t TcpStream::queuedBytes() const {
 }
 
 void TcpStream::shutdownWrite() {
-  if (!handle_) return;
+  if (!handle_ || shut_) return;
+  shut_ = true;
   auto* req = new uv_shutdown_t;
   if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_),
                   [](uv_shutdown_t* r, int) { delete r; }) != 0)
@@ -146,6 +163,19 @@ std::string TcpStream::peerIp() const {
 
 void TcpStream::setNoDelay(bool on) {
   if (handle_) uv_tcp_nodelay(handle_, on ? 1 : 0);
+}
+
+int TcpStream::fd() const {
+  uv_os_fd_t fd = -1;
+  if (!handle_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0) return -1;
+  return fd;
+}
+
+void TcpStream::quickAck() {
+  if (quick_ack_) return;
+  const int s = fd();
+  const int one = 1;
+  quick_ack_ = s >= 0 && setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) == 0;
 }
 
 }  // namespace weir::net

@@ -44,8 +44,8 @@ class TcpStream {
   void stopRead();
   bool reading() const { return reading_; }
 
-  /// Sends `data` (tries a direct write first, queues the rest). False when the stream is closed
-  /// or the write failed at once.
+  /// Sends `data` (tries a direct send first, queues the rest). False when the stream is closed
+  /// or shut down for writing, or the send failed at once.
   bool write(std::string_view data);
   bool write(std::string&& data);
   size_t queuedBytes() const;
@@ -57,7 +57,15 @@ class TcpStream {
 
   /// The peer's address as text (no port), e.g. "127.0.0.1" or "::1".
   std::string peerIp() const;
+  /// The socket, for options and tests; -1 before connect() or accept().
+  int fd() const;
   void setNoDelay(bool on);
+  /// For a body still arriving: acknowledge segments as they are read rather than after the
+  /// delayed-ACK timer. A socket that has just sent a request or response is in "interactive"
+  /// mode and delays its ACKs; a peer waiting on them for send-buffer space would stall for
+  /// 40 ms or more. TCP_QUICKACK lasts until the socket sends again, so this sets it once per
+  /// write.
+  void quickAck();
 
  private:
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf);
@@ -67,6 +75,9 @@ class TcpStream {
   Handler* handler_;
   uv_tcp_t* handle_;
   bool reading_ = false;
+  bool quick_ack_ = false;   // TCP_QUICKACK set since the last write
+  bool connecting_ = false;  // a connect is in progress: writes queue until it completes
+  bool shut_ = false;        // shutdownWrite() was called: no more writes
 };
 
 }  // namespace weir::net

@@ -414,6 +414,7 @@ size_t DownstreamSession::parseClientBytes(const char* data, size_t len) {
   auto out = ex().request_parser.execute(data, len);
   switch (out.status) {
     case http::HttpParser::Status::NeedMore:
+      if (ex().request_parser.headComplete()) client_.quickAck();  // the body continues
       return len;
     case http::HttpParser::Status::MessageComplete:
       request_paused_ = true;
@@ -922,7 +923,10 @@ void DownstreamSession::onUpstreamRead(const char* data, size_t len) {
   http::HttpParser& parser = ex().upstream->parser;
   while (len > 0) {
     auto out = parser.execute(data, len);
-    if (out.status == http::HttpParser::Status::NeedMore) return;
+    if (out.status == http::HttpParser::Status::NeedMore) {
+      if (parser.headComplete()) ex().upstream->stream.quickAck();  // the body continues
+      return;
+    }
     if (out.status == http::HttpParser::Status::Error && ex().retry_status) {
       const int status = std::exchange(ex().retry_status, 0);
       const std::string why =

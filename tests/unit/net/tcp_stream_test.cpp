@@ -1,0 +1,141 @@
+#include "net/tcp_stream.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/event_loop.h"
+#include "net/uv_handle.h"
+
+namespace weir::net {
+namespace {
+
+// Collects what a stream reports.
+struct Recorder : TcpStream::Handler {
+  std::string data;
+  int read_end = 1;  // 1: not ended
+  int connected = 1;
+  int written = 0;
+  void onRead(TcpStream&, const char* p, size_t n) override { data.append(p, n); }
+  void onReadEnd(TcpStream&, int status) override { read_end = status; }
+  void onWritten(TcpStream&, int) override { ++written; }
+  void onConnected(TcpStream&, int status) override { connected = status; }
+};
+
+// A connected pair on loopback: `client` connected by TcpStream::connect, `server` accepted.
+class TcpStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    listener_ = new uv_tcp_t;
+    uv_tcp_init(loop_.raw(), listener_);
+    listener_->data = this;
+    sockaddr_in addr{};
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    ASSERT_EQ(uv_tcp_bind(listener_, reinterpret_cast<sockaddr*>(&addr), 0), 0);
+    ASSERT_EQ(uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 8,
+                        [](uv_stream_t* s, int status) {
+                          auto* self = static_cast<TcpStreamTest*>(s->data);
+                          if (status != 0 || self->server) return;
+                          self->server =
+                              std::make_unique<TcpStream>(self->loop_, &self->server_events);
+                          self->server->accept(s);
+                        }),
+              0);
+    int len = sizeof addr;
+    uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    client = std::make_unique<TcpStream>(loop_, &client_events);
+    ASSERT_EQ(client->connect(reinterpret_cast<sockaddr*>(&addr)), 0);
+    runUntil([&] { return server && client_events.connected == 0; });
+    ASSERT_TRUE(server);
+    ASSERT_EQ(client_events.connected, 0);
+  }
+
+  void TearDown() override {
+    client.reset();
+    server.reset();
+    closeHandle(listener_);
+    for (int i = 0; i < 10; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  }
+
+  // Runs the loop until `done` or 2 s of loop iterations (each waits at most 10 ms).
+  template <typename F>
+  void runUntil(F done) {
+    uv_timer_t tick;
+    uv_timer_init(loop_.raw(), &tick);
+    uv_timer_start(
+        &tick, [](uv_timer_t*) {}, 10, 10);
+    for (int i = 0; i < 200 && !done(); ++i) uv_run(loop_.raw(), UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+    uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  }
+
+  static int quickAckOption(const TcpStream& s) {
+    int on = -1;
+    socklen_t len = sizeof on;
+    getsockopt(s.fd(), IPPROTO_TCP, TCP_QUICKACK, &on, &len);
+    return on;
+  }
+  static void clearQuickAck(const TcpStream& s) {  // what the kernel does when the socket sends
+    const int off = 0;
+    setsockopt(s.fd(), IPPROTO_TCP, TCP_QUICKACK, &off, sizeof off);
+  }
+
+  EventLoop loop_;
+  uv_tcp_t* listener_ = nullptr;
+  Recorder client_events, server_events;
+  std::unique_ptr<TcpStream> client, server;
+};
+
+TEST_F(TcpStreamTest, WritesArriveInOrderAndEofIsReported) {
+  server->startRead();
+  ASSERT_TRUE(client->write(std::string_view("hello ")));
+  ASSERT_TRUE(
+      client->write(std::string(8 << 20, 'x')));  // more than the socket takes at once: queued
+  ASSERT_TRUE(client->write(std::string_view(" bye")));
+  client->shutdownWrite();
+  runUntil([&] { return server_events.read_end != 1; });
+  EXPECT_EQ(server_events.data, "hello " + std::string(8 << 20, 'x') + " bye");
+  EXPECT_EQ(server_events.read_end, UV_EOF);
+  EXPECT_EQ(client->queuedBytes(), 0u);
+}
+
+TEST_F(TcpStreamTest, NoWriteAfterShutdown) {
+  client->shutdownWrite();
+  EXPECT_FALSE(client->write(std::string_view("late")));
+  server->startRead();
+  runUntil([&] { return server_events.read_end != 1; });
+  EXPECT_EQ(server_events.data, "");
+  EXPECT_EQ(server_events.read_end, UV_EOF);
+}
+
+TEST_F(TcpStreamTest, WriteToAResetPeerFailsWithoutSigpipe) {
+  linger hard{1, 0};  // close with RST
+  setsockopt(server->fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  server.reset();
+  bool failed = false;  // once the RST has arrived, writes fail; SIGPIPE would end the test
+  runUntil([&] { return failed = !client->write(std::string_view("after reset")); });
+  EXPECT_TRUE(failed);
+}
+
+TEST_F(TcpStreamTest, QuickAckIsSetOncePerWrite) {
+  clearQuickAck(*server);
+  ASSERT_EQ(quickAckOption(*server), 0);
+  server->quickAck();
+  EXPECT_EQ(quickAckOption(*server), 1);
+  // Until the stream writes again, it does not set the option again (one syscall per body).
+  clearQuickAck(*server);
+  server->quickAck();
+  EXPECT_EQ(quickAckOption(*server), 0);
+  // After a write the kernel may delay ACKs again, so the next body sets it anew.
+  ASSERT_TRUE(server->write(std::string_view("response")));
+  clearQuickAck(*server);
+  server->quickAck();
+  EXPECT_EQ(quickAckOption(*server), 1);
+}
+
+}  // namespace
+}  // namespace weir::net
