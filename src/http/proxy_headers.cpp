@@ -19,10 +19,29 @@ bool hopByHopId(HeaderId id) {
   }
 }
 
-// Hop-by-hop: a fixed list, and whatever a Connection field names (looked up only when the
-// message has one: `has_connection`).
-bool hopByHop(const MessageHead& head, const HeaderField& f, bool has_connection) {
-  return hopByHopId(f.id) || (has_connection && head.connectionHas(f.name));
+// Whether a Connection field names anything but "close" and "keep-alive" (RFC 9110 7.6.1):
+// only then must each field be looked up in it. The common "Connection: keep-alive" needs not.
+bool connectionNamesFields(const MessageHead& head) {
+  for (const auto& f : head.headers) {
+    if (f.id != HeaderId::Connection) continue;
+    std::string_view v = f.value;
+    while (!v.empty()) {
+      const size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty() && !iequals(item, "close") && !iequals(item, "keep-alive")) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+// Hop-by-hop: a fixed list, and whatever a Connection field names (looked up only when it
+// names something: `named`, from connectionNamesFields).
+bool hopByHop(const MessageHead& head, const HeaderField& f, bool named) {
+  return hopByHopId(f.id) || (named && head.connectionHas(f.name));
 }
 
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
@@ -78,7 +97,7 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   const std::string* via = nullptr;
   bool has_request_id = false;
   bool has_host = false;
-  const bool has_connection = req.find(HeaderId::Connection) != nullptr;
+  const bool has_connection = connectionNamesFields(req);
   const bool edits = info.edits && !info.edits->empty();
   for (const auto& f : req.headers) {
     if (f.id == HeaderId::ContentLength || hopByHop(req, f, has_connection)) continue;
@@ -160,7 +179,7 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
   out.append("\r\n");
   const bool switching = resp.status == 101;
   const std::string* via = nullptr;
-  const bool has_connection = resp.find(HeaderId::Connection) != nullptr;
+  const bool has_connection = connectionNamesFields(resp);
   for (const auto& f : resp.headers) {
     if (f.id == HeaderId::Via) {
       if (!via) via = &f.value;

@@ -52,6 +52,8 @@ class AccessLog {
   void append(const AccessRecord& r);
   void flush();
   bool pending() const { return !buffer_.empty(); }
+  /// False when access logging is off: callers skip building the record.
+  bool enabled() const { return file_ && file_->fd() >= 0; }
 
   /// Formats one line (with '\n') in `format`; exposed for tests and benchmarks.
   static void format(const AccessRecord& r, config::LogFormat format, std::string& out);

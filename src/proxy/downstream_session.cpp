@@ -1285,26 +1285,28 @@ void DownstreamSession::resetExchange() {
 void DownstreamSession::logExchange() {
   if (ex().logged || !ex().head_seen) return;
   ex().logged = true;
-  const http::MessageHead& h = ex().request_parser.head();
-  auto header = [&](std::string_view name) -> std::string_view {
-    const std::string* v = h.find(name);
-    return v ? std::string_view(*v) : std::string_view();
-  };
-  AccessRecord r;
-  r.remote_addr = client_ip_;
-  r.method = h.method;
-  r.target = h.target;
-  r.protocol = h.isHttp10() ? "HTTP/1.0" : "HTTP/1.1";
-  r.status = ex().status;
-  r.bytes_sent = ex().response_body_bytes;
-  r.referer = header("referer");
-  r.user_agent = header("user-agent");
-  r.upstream_addr = ex().upstream_addr;
-  r.upstream_status = ex().upstream_status;
   const uint64_t elapsed_us = (uv_hrtime() - ex().start_ns) / 1000;
-  r.request_time_s = static_cast<double>(elapsed_us) / 1e6;
-  r.request_id = ex().request_id;
-  ctx_.accessLog().append(r);
+  if (ctx_.accessLog().enabled()) {
+    const http::MessageHead& h = ex().request_parser.head();
+    auto header = [&](std::string_view name) -> std::string_view {
+      const std::string* v = h.find(name);
+      return v ? std::string_view(*v) : std::string_view();
+    };
+    AccessRecord r;
+    r.remote_addr = client_ip_;
+    r.method = h.method;
+    r.target = h.target;
+    r.protocol = h.isHttp10() ? "HTTP/1.0" : "HTTP/1.1";
+    r.status = ex().status;
+    r.bytes_sent = ex().response_body_bytes;
+    r.referer = header("referer");
+    r.user_agent = header("user-agent");
+    r.upstream_addr = ex().upstream_addr;
+    r.upstream_status = ex().upstream_status;
+    r.request_time_s = static_cast<double>(elapsed_us) / 1e6;
+    r.request_id = ex().request_id;
+    ctx_.accessLog().append(r);
+  }
 
   WorkerTotals& totals = ctx_.totals();
   ++totals.traffic.requests;

@@ -46,6 +46,30 @@ TEST(ProxyHeaders, DropsHopByHopFieldsAndThoseConnectionNames) {
   EXPECT_EQ(out.rfind("GET /x HTTP/1.1\r\nHost: a\r\n", 0), 0u);
 }
 
+// Every Connection field counts, whatever the order of its items; "close" and "keep-alive"
+// alone name no field.
+TEST(ProxyHeaders, FieldsNamedByAnyConnectionFieldAreDropped) {
+  auto h = request({{"Host", "a"},
+                    {"Connection", "close"},
+                    {"X-One", "1"},
+                    {"Connection", "keep-alive,\tX-Two , close"},
+                    {"X-Two", "2"},
+                    {"X-Three", "3"}});
+  std::string out = upstreamHead(h);
+  EXPECT_EQ(out.find("X-Two"), std::string::npos);
+  EXPECT_NE(out.find("X-One: 1\r\n"), std::string::npos);
+  EXPECT_NE(out.find("X-Three: 3\r\n"), std::string::npos);
+
+  MessageHead resp;
+  resp.status = 200;
+  resp.headers = {{"Connection", "keep-alive"}, {"Keep-Alive", "timeout=5"}, {"X-Kept", "k"}};
+  std::string client;
+  writeClientResponse(resp, Framing::None, true, false, client, nullptr);
+  EXPECT_NE(client.find("X-Kept: k\r\n"), std::string::npos);
+  EXPECT_EQ(client.find("Keep-Alive"), std::string::npos);
+  EXPECT_EQ(client.find("Connection"), std::string::npos);
+}
+
 TEST(ProxyHeaders, AppendsXForwardedForAndSetsProtoHostViaRequestId) {
   auto h = request({{"Host", "site.example"},
                     {"X-Forwarded-For", "1.1.1.1"},
