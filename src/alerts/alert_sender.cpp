@@ -10,6 +10,7 @@
 #include "alerts/alert_batcher.h"
 #include "alerts/alert_format.h"
 #include "core/log.h"
+#include "core/signals.h"
 
 namespace weir::alerts {
 namespace {
@@ -92,7 +93,7 @@ std::string curlError(CURLcode rc, const char* errbuf) {
 AlertSender::AlertSender(AlertsConfig config) : config_(std::move(config)) {
   globalInit();
   multi_ = curl_multi_init();
-  thread_ = std::thread([this] { run(); });
+  thread_ = core::threadWithoutControlSignals([this] { run(); });
 }
 
 AlertSender::~AlertSender() {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/signals.h"
 #include "net/socket_address.h"
 #include "net/uv_handle.h"
 #include "server/pid_file.h"
@@ -273,7 +274,7 @@ void Server::beginShutdown() {
   log::notice("shutting down (grace ", config_->timeouts.shutdown_grace.count(), "ms)");
   for (auto& w : workers_) w->shutdown(config_->timeouts.shutdown_grace);
   // Signals stay handled (a second SIGTERM changes nothing) until every worker is done.
-  joiner_ = std::thread([this] {
+  joiner_ = core::threadWithoutControlSignals([this] {
     for (auto& w : workers_) w->join();
     loop_.post([this] {
       if (on_stop_) on_stop_();
@@ -281,10 +282,16 @@ void Server::beginShutdown() {
       if (health_) health_->close();
       net::closeHandle(watch_);
       watch_debounce_.reset();
-      for (auto& s : signals_) net::closeHandle(s);
-      signals_.clear();
       // The process is on its way out: a late signal must not kill it with the wrong status.
-      for (int signum : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) std::signal(signum, SIG_IGN);
+      // Closing the last uv_signal_t of a signal restores its default action (termination)
+      // until SIG_IGN replaces it; blocked meanwhile (here, and in every other thread from
+      // its start), a signal in between stays pending and SIG_IGN discards it.
+      {
+        core::ControlSignalsBlocked blocked;
+        for (auto& s : signals_) net::closeHandle(s);
+        signals_.clear();
+        for (int signum : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) std::signal(signum, SIG_IGN);
+      }
       loop_.closeInternalHandles();
     });
   });

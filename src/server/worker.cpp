@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "core/signals.h"
 #include "net/uv_handle.h"
 
 namespace weir::server {
@@ -23,7 +24,7 @@ Worker::Worker(int id, std::shared_ptr<const proxy::Snapshot> snapshot, ListenFd
 Worker::~Worker() { join(); }
 
 void Worker::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = core::threadWithoutControlSignals([this] { run(); });
 }
 
 void Worker::join() {

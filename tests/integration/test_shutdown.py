@@ -1,7 +1,9 @@
 """Graceful shutdown on SIGTERM/SIGINT: stop accepting, let requests in flight finish within
 shutdown_grace, exit 0."""
+import contextlib
 import signal
 import threading
+import time
 
 from harness import build_request, connection_refused, free_port, proxy_config, wait_until
 
@@ -68,3 +70,20 @@ def test_requests_longer_than_shutdown_grace_are_cut_off(upstream, weir):
     assert w.wait(10) == 0, "weir did not exit 0 within 10 s of SIGTERM with shutdown_grace 1s"
     thread.join(10)
     assert "response" not in result
+
+
+def test_signals_repeated_through_shutdown_never_kill_weir(upstream, weir):
+    """SIGTERM again every millisecond until weir is gone (as an impatient operator or a
+    supervisor might): the later ones land while it closes its signal handlers and exits; the
+    exit status stays 0."""
+    web = upstream("web")
+    for attempt in range(3):
+        w = weir(proxy_config(free_port(), {"web": [web.address]}))
+        w.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while w.proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                w.send_signal(signal.SIGTERM)
+            time.sleep(0.001)
+        rc = w.wait(10)
+        assert rc == 0, f"attempt {attempt}: exit status {rc} (negative: killed by that signal)"
