@@ -2,6 +2,8 @@
 // time; pipelined requests wait, parsed, in order). Drives both parsers, the upstream attempt
 // and retries, body streaming with backpressure, tunnels after 101, timeouts and the access log.
 // Owned by its Worker; lives on that worker's thread; freed only at a safe point (deferDelete).
+// downstream_session.cpp holds the client side, the session's lifetime and flow control;
+// downstream_session_upstream.cpp the upstream attempt, retries and the response.
 #pragma once
 
 #include <memory>

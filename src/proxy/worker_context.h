@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "balance/rng.h"
 #include "core/histogram.h"
 #include "core/traffic.h"
 #include "net/event_loop.h"
@@ -43,16 +44,16 @@ struct ListenerStats {
   std::vector<TrafficCounters> routes;
 };
 
-/// Random 128-bit request ids as 32 hex characters, per worker. xoshiro256** (Blackman and
-/// Vigna) seeded through splitmix64: fast and well mixed; ids need to be unique, not secret.
+/// Random 128-bit request ids as 32 hex characters, per worker (balance::Rng: fast and well
+/// mixed; ids need to be unique, not secret).
 class RequestIdGenerator {
  public:
-  explicit RequestIdGenerator(uint64_t seed);
+  explicit RequestIdGenerator(uint64_t seed) : rng_(seed) {}
   void next(char out[32]);
-  uint64_t random();
+  uint64_t random() { return rng_.next(); }
 
  private:
-  uint64_t s_[4];
+  balance::Rng rng_;
 };
 
 class WorkerContext {
