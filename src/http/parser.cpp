@@ -35,6 +35,25 @@ bool isValidHost(std::string_view host) {
   return true;
 }
 
+// "gzip, chunked": a well-formed list whose last coding is chunked (once), after codings weir
+// does not decode. RFC 9112 6.1 answers those with 501; any other list but "chunked" leaves the
+// body length unknowable (6.3): 400.
+bool chunkedAfterOtherCodings(std::string_view te) {
+  size_t items = 0;
+  while (true) {
+    const size_t comma = te.find(',');
+    std::string_view item = te.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) return false;
+    ++items;
+    const bool chunked = iequals(item, "chunked");
+    if (comma == std::string_view::npos) return chunked && items > 1;
+    if (chunked) return false;  // chunked before another coding
+    te.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace
 
 HttpParser::HttpParser(Mode mode, Sink* sink, ParseLimits limits)
@@ -327,7 +346,8 @@ int HttpParser::finishHead() {
   }
   if (te_count > 0) {
     if (te_count > 1 || !iequals(*te, "chunked")) {
-      fail(request ? 400 : 502, "unsupported Transfer-Encoding");
+      const bool not_implemented = te_count == 1 && chunkedAfterOtherCodings(*te);
+      fail(!request ? 502 : not_implemented ? 501 : 400, "unsupported Transfer-Encoding");
       return -1;
     }
     h.chunked = true;

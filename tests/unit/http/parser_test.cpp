@@ -104,8 +104,12 @@ TEST(HttpParser, RejectsSmugglingShapesWith400) {
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3 3\r\n\r\nabc",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked, chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
       "chunked\r\n\r\n",
       "GET / HTTP/1.1\nHost: a\n\n",
@@ -124,6 +128,15 @@ TEST(HttpParser, RejectsSmugglingShapesWith400) {
   nul.push_back('\0');
   nul += "b\r\n\r\n";
   EXPECT_EQ(rejectStatus(nul), 400);
+}
+
+// RFC 9112 6.1: codings weir does not decode before a final chunked: 501, not 400.
+TEST(HttpParser, ChunkedAfterUnknownCodingsIs501) {
+  EXPECT_EQ(rejectStatus("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            501);
+  EXPECT_EQ(rejectStatus("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x-custom ,\tgzip, "
+                         "CHUNKED\r\n\r\n"),
+            501);
 }
 
 // The head checks run a line at a time; a line split between reads must be judged the same.
