@@ -46,9 +46,19 @@ DownstreamSession::DownstreamSession(WorkerContext& ctx, size_t listener_index)
       client_(ctx.loop(), this),
       client_timer_(ctx.loop()) {}
 
+// A connection that closes after its exchange (Connection: close) gives the Exchange back too,
+// here at a safe point rather than in closeNow(), which may run inside the parser's callbacks.
+// Not once shutdown began: the pool is freed while the loop still runs.
 DownstreamSession::~DownstreamSession() {
   client_.close();
-  if (ex_ && ex_->upstream) ex_->upstream->stream.close();
+  if (!ex_) return;
+  if (ex_->upstream) {
+    ex_->upstream->stream.close();
+  } else if (!ctx_.draining() && pool_.size() < kPooledExchanges) {
+    resetExchange();
+    ex_->upstream_timer.clear();
+    pool_.push_back(std::move(ex_));
+  }
 }
 
 // Exchanges given back by this worker thread's idle connections, for its next requests: no

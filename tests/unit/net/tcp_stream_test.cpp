@@ -103,6 +103,11 @@ TEST_F(TcpStreamTest, WritesArriveInOrderAndEofIsReported) {
   EXPECT_EQ(client->queuedBytes(), 0u);
 }
 
+TEST_F(TcpStreamTest, PeerIpIsTheOtherEndsAddress) {
+  EXPECT_EQ(server->peerIp(), "127.0.0.1");
+  EXPECT_EQ(client->peerIp(), "127.0.0.1");
+}
+
 TEST_F(TcpStreamTest, NoWriteAfterShutdown) {
   client->shutdownWrite();
   EXPECT_FALSE(client->write(std::string_view("late")));
