@@ -47,6 +47,22 @@ struct HeaderField {
 /// ASCII case-insensitive equality (header names, tokens).
 bool iequals(std::string_view a, std::string_view b);
 
+/// Calls `fn(item)` for each item of a comma-separated field value (RFC 9110 5.6.1), optional
+/// whitespace trimmed, empty items included; stops at the first item for which `fn` returns
+/// true. Returns whether one did.
+template <typename F>
+bool anyListItem(std::string_view value, F&& fn) {
+  while (true) {
+    const size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (fn(item)) return true;
+    if (comma == std::string_view::npos) return false;
+    value.remove_prefix(comma + 1);
+  }
+}
+
 struct MessageHead {
   // Request line.
   std::string method;

@@ -40,18 +40,14 @@ bool isValidHost(std::string_view host) {
 // body length unknowable (6.3): 400.
 bool chunkedAfterOtherCodings(std::string_view te) {
   size_t items = 0;
-  while (true) {
-    const size_t comma = te.find(',');
-    std::string_view item = te.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item.empty()) return false;
+  bool last_chunked = false;
+  const bool malformed = anyListItem(te, [&](std::string_view item) {
+    if (item.empty() || last_chunked) return true;  // an empty item, or chunked before another
     ++items;
-    const bool chunked = iequals(item, "chunked");
-    if (comma == std::string_view::npos) return chunked && items > 1;
-    if (chunked) return false;  // chunked before another coding
-    te.remove_prefix(comma + 1);
-  }
+    last_chunked = iequals(item, "chunked");
+    return false;
+  });
+  return !malformed && last_chunked && items > 1;
 }
 
 }  // namespace

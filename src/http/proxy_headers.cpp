@@ -24,16 +24,10 @@ bool hopByHopId(HeaderId id) {
 bool connectionNamesFields(const MessageHead& head) {
   for (const auto& f : head.headers) {
     if (f.id != HeaderId::Connection) continue;
-    std::string_view v = f.value;
-    while (!v.empty()) {
-      const size_t comma = v.find(',');
-      std::string_view item = v.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty() && !iequals(item, "close") && !iequals(item, "keep-alive")) return true;
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
+    if (anyListItem(f.value, [](std::string_view item) {
+          return !item.empty() && !iequals(item, "close") && !iequals(item, "keep-alive");
+        }))
+      return true;
   }
   return false;
 }

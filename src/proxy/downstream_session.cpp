@@ -54,10 +54,9 @@ DownstreamSession::~DownstreamSession() {
   if (!ex_) return;
   if (ex_->upstream) {
     ex_->upstream->stream.close();
-  } else if (!ctx_.draining() && pool_.size() < kPooledExchanges) {
+  } else if (!ctx_.draining()) {
     resetExchange();
-    ex_->upstream_timer.clear();
-    pool_.push_back(std::move(ex_));
+    poolExchange();
   }
 }
 
@@ -86,7 +85,11 @@ void DownstreamSession::releaseExchange() {
       !pending_.empty() || ex_->upstream) {
     return;
   }
-  ex_->upstream_timer.clear();  // the rest was reset when the last exchange ended
+  poolExchange();  // the rest was reset when the last exchange ended
+}
+
+void DownstreamSession::poolExchange() {
+  ex_->upstream_timer.clear();
   if (pool_.size() < kPooledExchanges) pool_.push_back(std::move(ex_));
   ex_.reset();
 }

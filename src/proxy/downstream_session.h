@@ -138,6 +138,8 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   }
   void acquireExchange() const;
   void releaseExchange();
+  /// Gives the (reset) Exchange to the pool, or frees it when the pool is full.
+  void poolExchange();
   mutable std::unique_ptr<Exchange> ex_;
   static thread_local std::vector<std::unique_ptr<Exchange>> pool_;
 };
