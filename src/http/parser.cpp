@@ -25,13 +25,48 @@ bool isToken(std::string_view s) {
   return true;
 }
 
-// Host = uri-host [ ":" port ] (RFC 9110 7.2): reg-name (unreserved, pct-encoded, sub-delims),
-// IPv4, or a bracketed IP literal. No userinfo, no whitespace.
+// Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): an IP literal in brackets or a
+// reg-name (unreserved, pct-encoded, sub-delims; dotted IPv4 fits it), then an optional port of
+// at most 65535. No userinfo, no whitespace, no second colon.
 bool isValidHost(std::string_view host) {
-  for (unsigned char c : host) {
-    if (std::isalnum(c)) continue;
-    if (c == 0 || std::strchr("-._~%!$&'()*+,;=:[]", c) == nullptr) return false;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (unsigned char c : host.substr(1, close - 1))
+      if (!std::isxdigit(c) && c != ':' && c != '.') return false;
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    port = rest.substr(rest.empty() ? 0 : 1);
+  } else {
+    const size_t colon = host.find(':');
+    for (unsigned char c : host.substr(0, colon))
+      if (!std::isalnum(c) && (c == 0 || std::strchr("-._~%!$&'()*+,;=", c) == nullptr))
+        return false;
+    if (colon != std::string_view::npos) port = host.substr(colon + 1);
   }
+  if (port.size() > 5) return false;
+  unsigned value = 0;
+  for (unsigned char c : port) {
+    if (!std::isdigit(c)) return false;
+    value = value * 10 + (c - '0');
+  }
+  return value <= 65535;
+}
+
+// absolute-form (RFC 9112 3.2.2): its authority replaces Host, so it is held to Host's rules.
+// An empty path before a query means "/" (RFC 3986 6.2.3): "http://a?q" becomes "http://a/?q".
+bool normalizeAbsoluteForm(std::string& target) {
+  const auto scheme = [&](std::string_view prefix) {
+    return target.size() >= prefix.size() && iequals(target.substr(0, prefix.size()), prefix);
+  };
+  const size_t start = scheme("http://") ? 7 : scheme("https://") ? 8 : 0;
+  if (start == 0) return true;
+  const size_t end = target.find_first_of("/?", start);
+  const std::string_view authority =
+      std::string_view(target).substr(start, end == std::string::npos ? end : end - start);
+  if (authority.empty() || !isValidHost(authority)) return false;
+  if (end != std::string::npos && target[end] == '?') target.insert(end, 1, '/');
   return true;
 }
 
@@ -48,6 +83,41 @@ bool chunkedAfterOtherCodings(std::string_view te) {
     return false;
   });
   return !malformed && last_chunked && items > 1;
+}
+
+// llhttp knows a fixed list of methods and stops at the first byte that leaves it. When the rest
+// of the request line is well formed (token SP target SP HTTP/d.d), the method is one weir does
+// not implement (RFC 9110 9.1: 501), not a malformed request (400). `data` is the piece llhttp
+// failed in; a request line split across reads falls back to 400.
+bool isUnknownMethodLine(std::string_view data) {
+  const size_t start = data.find_first_not_of("\r\n");
+  if (start == std::string_view::npos) return false;
+  std::string_view line = data.substr(start);
+  line = line.substr(0, line.find('\r'));
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp2 == sp1) return false;
+  const std::string_view v = line.substr(sp2 + 1);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return isToken(line.substr(0, sp1)) && v.size() == 8 && v.substr(0, 5) == "HTTP/" &&
+         digit(v[5]) && v[6] == '.' && digit(v[7]);
+}
+
+// RFC 9112 3.2 with RFC 3986: a request target carries no fragment and no byte outside ASCII;
+// llhttp lets both through. A '#' would let weir route one path while the upstream serves
+// another ("/admin#.png"); raw non-ASCII bytes mean the same URI to no two servers.
+bool validTargetBytes(std::string_view target) {
+  for (unsigned char c : target)
+    if (c == '#' || c >= 0x7f) return false;
+  return true;
+}
+
+// "Upgrade: h2c" is not forwarded: an upstream that switched would speak HTTP/2 on a tunnel
+// weir no longer reads, so every later request on it would bypass weir's routes and limits
+// ("h2c smuggling"). RFC 9113 has also retired the h2c upgrade.
+bool upgradesToH2c(const MessageHead& h) {
+  const std::string* up = h.find(HeaderId::Upgrade);
+  return up && anyListItem(*up, [](std::string_view item) { return iequals(item, "h2c"); });
 }
 
 }  // namespace
@@ -201,8 +271,13 @@ HttpParser::Outcome HttpParser::execute(const char* data, size_t len) {
   if (err == HPE_PAUSED) return {Status::MessageComplete, consumed};
   if (err == HPE_PAUSED_UPGRADE) return {Status::Upgrade, consumed};
   if (error_status_ == 0) {
-    const bool request = mode_ == Mode::Request;
-    fail(request ? 400 : 502, llhttp_get_error_reason(&parser_));
+    if (mode_ == Mode::Response) {
+      fail(502, llhttp_get_error_reason(&parser_));
+    } else if (err == HPE_INVALID_METHOD && isUnknownMethodLine({data, len})) {
+      fail(501, "method not implemented");
+    } else {
+      fail(400, llhttp_get_error_reason(&parser_));
+    }
   }
   return {Status::Error, consumed};
 }
@@ -333,8 +408,20 @@ int HttpParser::finishHead() {
       fail(400, "invalid Host header");
       return -1;
     }
+    if (!validTargetBytes(h.target)) {
+      fail(400, "invalid character in request target");
+      return -1;
+    }
+    if (!normalizeAbsoluteForm(h.target)) {
+      fail(400, "invalid authority in absolute-form target");
+      return -1;
+    }
   } else {
     h.status = llhttp_get_status_code(&parser_);
+    if (h.status < 100 || h.status > 599) {  // RFC 9110 15: three digits, 100 to 599
+      fail(502, "invalid status code");
+      return -1;
+    }
   }
   if (te_count > 0 && h.minor == 0) {  // RFC 9112 6.1: faulty framing in HTTP/1.0
     fail(bad, "Transfer-Encoding in an HTTP/1.0 message");
@@ -372,7 +459,7 @@ int HttpParser::finishHead() {
     h.content_length = value;
   }
   h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
-  h.upgrade = llhttp_get_upgrade(&parser_) != 0;
+  h.upgrade = llhttp_get_upgrade(&parser_) != 0 && !(request && upgradesToH2c(h));
   // RFC 9112 6.3: responses to HEAD, 1xx (but 101, which upgrades), 204 and 304 end at the
   // head whatever their Content-Length says; llhttp 8 would wait for the body.
   const bool bodiless = h.status == 204 || h.status == 304 || (h.status < 200 && h.status != 101);

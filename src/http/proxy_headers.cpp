@@ -180,8 +180,10 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
       continue;
     }
     if (f.id == HeaderId::ContentLength) {
-      // Kept as the origin sent it where no body follows (HEAD, 304), or when relayed as is.
-      if (framing == Framing::Length || framing == Framing::None)
+      // Kept as the origin sent it where no body follows (HEAD, 304), or when relayed as is;
+      // never in a 1xx or 204, which cannot have one (RFC 9110 8.6).
+      const bool forbidden = resp.status < 200 || resp.status == 204;
+      if (!forbidden && (framing == Framing::Length || framing == Framing::None))
         appendHeader(out, f.name, f.value);
       continue;
     }

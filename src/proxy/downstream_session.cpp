@@ -680,6 +680,7 @@ void DownstreamSession::resetExchange() {
   ex().head_seen = false;
   ex().request_done = false;
   ex().response_started = false;
+  ex().unsent_response_at = std::string::npos;
   ex().response_done = false;
   ex().informational = false;
   ex().tunnel = false;
@@ -742,6 +743,7 @@ void DownstreamSession::countFailure(FailureReason reason) { ctx_.totals().fail(
 
 void DownstreamSession::flushClient() {
   if (client_out_.empty() || phase_ == Phase::Closed) return;
+  if (ex_) ex_->unsent_response_at = std::string::npos;
   ctx_.totals().traffic.bytes_out += client_out_.size();
   if (tls_) {
     tls_->write(client_out_);

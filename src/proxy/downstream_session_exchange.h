@@ -57,6 +57,9 @@ struct DownstreamSession::Exchange {
   bool head_seen = false;
   bool request_done = false;
   bool response_started = false;
+  // Where this response's head starts in client_out_ while none of it has been sent (npos once
+  // flushed): an upstream failure before then still becomes a clean 502.
+  size_t unsent_response_at = std::string::npos;
   bool response_done = false;
   bool informational = false;
   bool tunnel = false;

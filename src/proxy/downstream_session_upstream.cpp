@@ -471,6 +471,7 @@ bool DownstreamSession::onResponseHead(http::HttpParser& p) {
       edits = &sticky;
     }
   }
+  ex().unsent_response_at = client_out_.size();
   http::writeClientResponse(h, ex().response_framing, ex().client_keep_alive, ex().client_http10,
                             client_out_, edits);
   ex().response_started = true;
@@ -514,8 +515,12 @@ void DownstreamSession::failUpstream(int status, const std::string& reason) {
   retireUpstream();
   ex().upstream_timer.stop();
   if (ex().response_started) {
-    closeNow();
-    return;
+    if (ex().unsent_response_at == std::string::npos) {
+      closeNow();  // the client has part of the response: only closing tells it
+      return;
+    }
+    client_out_.resize(ex().unsent_response_at);  // nothing sent yet: answer 502 instead
+    ex().response_body_bytes = 0;
   }
   std::string body(http::reasonPhrase(status));
   body += '\n';

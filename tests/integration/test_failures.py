@@ -86,14 +86,27 @@ def test_upstream_closing_mid_chunked_response_closes_without_the_last_chunk(ups
 
 
 @pytest.mark.parametrize("name", ["cl_and_te", "bad_status_line", "garbage", "dup_cl", "bad_cl",
-                                  "neg_cl", "empty"])
+                                  "neg_cl", "empty", "two_digit_status", "status_over_599",
+                                  "bad_chunk_after_head"])
 def test_malformed_upstream_response_gives_502(upstream, weir, name):
+    """Nothing of the bad response has reached the client when weir finds the fault (even a
+    sound head followed by a bad chunk in the same read): the client gets a whole 502."""
     web = upstream("web")
     w = weir(proxy_config(free_port(), {"web": [web.address]}))
     before = len(w.stderr_text())
     r = w.get(f"/raw?name={name}")
     assert r.status == 502
     w.wait_stderr(rf"{web.address}|upstream", since=before)
+
+
+def test_content_length_of_a_204_is_not_relayed(upstream, weir):
+    """RFC 9110 8.6: a 204 carries no Content-Length; weir drops the one the upstream sent."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    with w.client() as c:
+        r = c.get("/raw?name=no_content_with_length")
+        assert r.status == 204 and r.body == b""
+        assert r.header("Content-Length") is None
 
 
 def test_every_server_refusing_in_a_weighted_cluster_gives_502(weir):

@@ -93,3 +93,22 @@ def test_upgrade_declined_by_the_upstream_is_a_plain_response(upstream, weir):
         else:
             follow = c.get("/echo?after=declined")
             assert follow.status == 200 and follow.json()["path"] == "/echo?after=declined"
+
+
+def test_h2c_upgrade_from_curl_is_not_forwarded(upstream, weir):
+    """curl --http2 on plain HTTP asks for "Upgrade: h2c". weir does not pass it on (an upstream
+    that switched would speak HTTP/2 past weir's routes: h2c smuggling); the request goes on as
+    HTTP/1.1 and the upstream sees no trace of the upgrade."""
+    import json
+    import subprocess
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    out = subprocess.run(["curl", "-sS", "--http2", "--max-time", "10", "-D", "-",
+                          w.url("/echo")], capture_output=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    seen = json.loads(body)
+    assert received_header(seen, "Upgrade") is None
+    assert received_header(seen, "HTTP2-Settings") is None
+    assert "upgrade" not in (received_header(seen, "Connection") or "").lower()

@@ -65,6 +65,12 @@ RAW = {
     "bad_cl": b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhi",
     "neg_cl": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhi",
     "empty": b"",
+    "two_digit_status": b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nhi",
+    "status_over_599": b"HTTP/1.1 999 Weird\r\nContent-Length: 2\r\n\r\nhi",
+    # a sound head, then a chunk size that is not hex, in the same packet
+    "bad_chunk_after_head": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"zz\r\nhello\r\n0\r\n\r\n",
+    "no_content_with_length": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
     # a complete response followed by bytes nobody asked for (a desync attempt): see /raw keep=1
     "desync": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
               b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-Upstream: smuggled\r\n\r\nsmuggled",

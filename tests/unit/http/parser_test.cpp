@@ -248,15 +248,84 @@ namespace weir::http {
 namespace {
 
 TEST(HttpParser, RejectsInvalidHostValues) {
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n"), 400);
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), 0);
-  EXPECT_EQ(rejectStatus("GET / HTTP/1.1\r\nHost: api.example.com:80\r\n\r\n"), 0);
+  const std::pair<const char*, int> cases[] = {
+      {"a b", 400},      {"user@a", 400},           {"a/b", 400},         {"[::1", 400},
+      {"[::1]x", 400},   {"a:99999", 400},          {"a:80:80", 400},     {"a:8x", 400},
+      {"[::1]:8080", 0}, {"api.example.com:80", 0}, {"10.0.0.1:8080", 0},
+  };
+  for (const auto& [host, status] : cases)
+    EXPECT_EQ(rejectStatus(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"), status)
+        << host;
+}
+
+// The authority of an absolute-form target stands in for Host and gets the same checks.
+TEST(HttpParser, ChecksTheAuthorityOfAbsoluteFormTargets) {
+  EXPECT_EQ(rejectStatus("GET http://user@other.test/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET http://other.test:99999/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET HTTP://other.test:8080/x HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+  Recorder rec;
+  parseRequest("GET http://other.test?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", rec);
+  ASSERT_EQ(rec.heads.size(), 1u);
+  EXPECT_EQ(rec.heads[0].target, "http://other.test/?x=1");
 }
 
 TEST(HttpParser, RejectsTransferEncodingInHttp10) {
   EXPECT_EQ(rejectStatus("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400);
+}
+
+}  // namespace
+}  // namespace weir::http
+
+namespace weir::http {
+namespace {
+
+// RFC 9110 9.1: a well-formed method weir does not know is 501; a method that is not a token
+// is a malformed request line (400).
+TEST(HttpParser, UnknownMethodsAre501AndMalformedOnes400) {
+  const std::pair<const char*, int> cases[] = {
+      {"FOO / HTTP/1.1", 501},         {"get / HTTP/1.1", 501},  // methods are case-sensitive
+      {"\r\nBREW /pot HTTP/1.1", 501}, {"G(T / HTTP/1.1", 400}, {"GET/ HTTP/1.1", 400},
+      {"HTTP/1.1 200 OK", 400},        {"NOT HTTP", 400},       {"FOO /", 400},
+      {"PROPFIND /dav HTTP/1.1", 0},
+  };
+  for (const auto& [line, status] : cases)
+    EXPECT_EQ(rejectStatus(std::string(line) + "\r\nHost: a\r\n\r\n"), status) << line;
+}
+
+TEST(HttpParser, RejectsFragmentsAndNonAsciiBytesInTheTarget) {
+  EXPECT_EQ(rejectStatus("GET /admin#.png HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET /a\x7f HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET /caf%C3%A9?q=a|b&r=%23 HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+}
+
+TEST(HttpParser, ResponseStatusOutside100To599Is502) {
+  for (const char* line : {"HTTP/1.1 20 OK", "HTTP/1.1 600 Odd", "HTTP/1.1 099 Low"}) {
+    Recorder rec;
+    HttpParser parser(HttpParser::Mode::Response, &rec, {});
+    const std::string resp = std::string(line) + "\r\nContent-Length: 0\r\n\r\n";
+    EXPECT_EQ(parser.execute(resp.data(), resp.size()).status, HttpParser::Status::Error) << line;
+    EXPECT_EQ(parser.errorStatus(), 502) << line;
+  }
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Response, &rec, {});
+  const std::string ok = "HTTP/1.1 599 Edge\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_EQ(parser.execute(ok.data(), ok.size()).status, HttpParser::Status::MessageComplete);
+}
+
+TEST(HttpParser, AnUpgradeToH2cIsNotAnUpgrade) {
+  Recorder rec;
+  parseRequest(
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+      rec);
+  ASSERT_EQ(rec.heads.size(), 1u);
+  EXPECT_FALSE(rec.heads[0].upgrade);
+  Recorder ws;
+  parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+               ws);
+  ASSERT_EQ(ws.heads.size(), 1u);
+  EXPECT_TRUE(ws.heads[0].upgrade);
 }
 
 }  // namespace

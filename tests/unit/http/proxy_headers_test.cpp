@@ -129,6 +129,18 @@ TEST(ProxyHeaders, ResponseHeadGetsClientFramingAndPersistence) {
   EXPECT_EQ(closing.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
 }
 
+// RFC 9110 8.6: no Content-Length in a 1xx or 204; a 304 or a response to HEAD keeps its own.
+TEST(ProxyHeaders, DropsContentLengthFrom204And1xxOnly) {
+  for (int status : {100, 103, 204, 304}) {
+    MessageHead r;
+    r.status = status;
+    r.headers = {{"Content-Length", "5"}};
+    std::string out;
+    writeClientResponse(r, Framing::None, true, false, out);
+    EXPECT_EQ(out.find("Content-Length") != std::string::npos, status == 304) << status;
+  }
+}
+
 TEST(ProxyHeaders, EncodesChunks) {
   std::string out;
   appendChunk(out, "hello world, this is 26 b.", 26);
