@@ -196,12 +196,10 @@ void HttpParser::fail(int status, std::string reason) {
   }
 }
 
-// Checks the raw bytes of the head before llhttp sees them, for what llhttp 8 lets through:
-// obs-fold (RFC 9112 5.2), a CR not followed by LF, whitespace runs in the request line, and the
-// size of the head. Stops at the empty line that ends the head.
-// Checks what llhttp accepts but weir refuses, a line at a time (memchr finds the line ends):
-// bare CR or LF, obs-fold, tabs or double spaces in the request line, and the size limits. A line
-// may be split between calls: line_len_ and prev_ carry over.
+// Checks the raw bytes of the head before llhttp sees them, a line at a time (memchr finds the
+// line ends), for what llhttp 8 lets through but weir refuses: bare CR or LF, obs-fold (RFC 9112
+// 5.2), tabs or double spaces in the request line, and the size limits. A line may be split
+// between calls: line_len_ and prev_ carry over. Stops at the empty line that ends the head.
 bool HttpParser::scanHead(const char* data, size_t len) {
   const bool request = mode_ == Mode::Request;
   const int bad = request ? 400 : 502;
