@@ -2,11 +2,15 @@
 // Reader, section by section (routes with a RouteReader), then cross-checks names and listen
 // addresses.
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <system_error>
 
 #include "config/config.h"
@@ -17,6 +21,42 @@
 
 namespace weir::config {
 namespace {
+
+// Where the second YAML document of `yaml` starts, if there is one. Documents are counted with a
+// parser that stops at the second: yaml-cpp 0.7's LoadAll loops on some malformed text (",a: [1"
+// yields empty documents without consuming input) until memory runs out.
+std::optional<Position> secondDocument(const std::string& yaml) {
+  // Keeps the position of a document's first node.
+  struct FirstNode : YAML::EventHandler {
+    std::optional<Position> pos;
+    void note(const YAML::Mark& m) {
+      if (!pos) pos = Position{m.line + 1, m.column + 1};
+    }
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+      note(m);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+      note(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+      note(m);
+    }
+    void OnMapEnd() override {}
+  };
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  FirstNode first, second;
+  if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+  return second.pos.value_or(Position{});
+}
 
 constexpr int64_t kMaxWorkers = 256;
 constexpr int64_t kMaxWeight = 1000;
@@ -485,12 +525,13 @@ LoadResult loadString(const std::string& yaml, const std::string& name) {
   Reader r(name);
   Config config;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(yaml);
-    if (docs.empty() || docs[0].IsNull()) {
+    const YAML::Node doc = YAML::Load(yaml);  // the first document
+    if (doc.IsNull()) {
       r.fail({}, "", "config is empty");
     } else {
-      if (docs.size() > 1) r.fail(positionOf(docs[1]), "", "only one YAML document is allowed");
-      config = Loader(r).read(Item{docs[0], "", positionOf(docs[0])});
+      if (auto second = secondDocument(yaml))
+        r.fail(*second, "", "only one YAML document is allowed");
+      config = Loader(r).read(Item{doc, "", positionOf(doc)});
     }
   } catch (const YAML::Exception& e) {
     Position pos = e.mark.is_null() ? Position{} : Position{e.mark.line + 1, e.mark.column + 1};

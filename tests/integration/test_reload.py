@@ -52,6 +52,20 @@ def test_invalid_file_on_sighup_keeps_the_running_config_and_logs_every_error(up
     assert w.get("/ver").body == b"v1"
 
 
+def test_yaml_that_makes_the_yaml_library_loop_is_refused_and_weir_keeps_serving(upstream, weir):
+    """yaml-cpp 0.7's LoadAll never returns on this text and allocates until memory runs out
+    (found by tests/fuzz/config_fuzz.cpp). A reload with it must fail at once, like any other
+    invalid file, and leave weir serving with a flat RSS."""
+    web = upstream("web")
+    port = free_port()
+    w = weir(versioned_config(port, [web], 1))
+    rss_before = w.rss_kib()
+    mark = reload_with(w, ",a: [1")
+    w.wait_stderr(r"reload failed", since=mark, timeout=10)
+    assert w.get("/ver").body == b"v1"
+    assert w.rss_kib() < rss_before + 50_000
+
+
 def test_reload_opens_new_listeners_and_closes_removed_ones(upstream, weir):
     web = upstream("web")
     port, other = free_port(), free_port()

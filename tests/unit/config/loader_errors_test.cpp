@@ -132,6 +132,13 @@ TEST(ConfigErrors, SecondDocumentIsReported) {
             Errors{"t.yaml:7:1: only one YAML document is allowed"});
 }
 
+// yaml-cpp 0.7's LoadAll never returns on this text (it allocates empty documents until memory
+// runs out); the loader must answer at once.
+TEST(ConfigErrors, TextThatMakesYamlCppLoopIsRefusedAtOnce) {
+  EXPECT_EQ(errorsOf(",a: [1"), Errors{"t.yaml: config is empty"});
+  EXPECT_FALSE(errorsOf(",a: [1\n---\nworkers: 1\n").empty());
+}
+
 TEST(ConfigErrors, DuplicateKeyIsReported) {
   EXPECT_EQ(errorsOf(minimalWith("limits: {max_connections: 5, max_connections: 6}\n")),
             Errors{"t.yaml:6:30: limits.max_connections: duplicate key"});
