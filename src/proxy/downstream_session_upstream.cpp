@@ -3,6 +3,9 @@
 // The client half, the session's lifetime and flow control are in downstream_session.cpp.
 #include <uv.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "balance/hash.h"
 #include "core/log.h"
 #include "health/retry_policy.h"
@@ -98,6 +101,14 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   info.target = target;
   info.host = host;
   info.forwarded_host = host;
+  // HTTP/1.1 requires Host; an HTTP/1.0 request may come without one. Like nginx's default
+  // ($proxy_host), the upstream's name stands in when it can be a host name.
+  const std::string& name = ex().cluster->config().name;
+  if (host.empty() && !req.find(http::HeaderId::Host) &&
+      std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+      }))
+    info.host = name;
   if (ex().route && ex().route->host_rewrite) info.host = *ex().route->host_rewrite;
   if (ex().route_view && !ex().route_view->request_edits.empty())
     info.edits = &ex().route_view->request_edits;

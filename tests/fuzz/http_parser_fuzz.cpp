@@ -1,22 +1,60 @@
 // Fuzz target: HttpParser in both modes, driven the way a session drives it (resume after each
 // message, stop at an error or an upgrade, finish at the end). The first byte picks the mode and
-// where the rest is cut into reads. Properties: nothing crashes, and what the parser reports
-// (heads, bodies, completions, the error status) does not depend on where the reads split.
+// where the rest is cut into reads. Properties: nothing crashes; what the parser reports (heads,
+// bodies, completions, the error status) does not depend on where the reads split; and every
+// request head it accepts, rewritten as weir sends it upstream, parses again with the same
+// method, target and framing.
 #include <string>
 #include <string_view>
 
 #include "fuzz_target.h"
 #include "http/parser.h"
+#include "http/proxy_headers.h"
 
 namespace {
 
 using weir::http::HttpParser;
+using weir::http::MessageHead;
+
+// Writes `h` as DownstreamSession sends it upstream (origin-form targets only: absolute-form is
+// reduced by the session) and parses the result again.
+void checkForwardedHead(const MessageHead& h) {
+  if (h.target.empty() || h.target.front() != '/') return;
+  weir::http::ForwardInfo info;
+  info.client_ip = "192.0.2.1";
+  info.request_id = "0123456789abcdef";
+  info.target = h.target;
+  if (!h.find(weir::http::HeaderId::Host)) info.host = "backend";  // as the session does
+  const auto framing = h.chunked          ? weir::http::Framing::Chunked
+                       : h.content_length ? weir::http::Framing::Length
+                                          : weir::http::Framing::None;
+  std::string out;
+  weir::http::writeUpstreamRequest(h, info, framing, out);
+  struct Heads : HttpParser::Sink {
+    std::vector<MessageHead> heads;
+    bool onHead(HttpParser& p) override {
+      heads.push_back(p.head());
+      return true;
+    }
+    void onBody(HttpParser&, const char*, size_t) override {}
+    void onMessageComplete(HttpParser&) override {}
+  } sink;
+  HttpParser again(HttpParser::Mode::Request, &sink, weir::http::ParseLimits{1 << 20, 1 << 20});
+  const auto result = again.execute(out.data(), out.size());
+  FUZZ_CHECK(result.status != HttpParser::Status::Error, "the head weir sends upstream is refused");
+  FUZZ_CHECK(sink.heads.size() == 1, "the head weir sends upstream is incomplete");
+  const MessageHead& sent = sink.heads.front();
+  FUZZ_CHECK(sent.method == h.method && sent.target == h.target, "method or target changed");
+  FUZZ_CHECK(sent.chunked == h.chunked && sent.content_length == h.content_length,
+             "framing changed");
+}
 
 // Everything the parser reported, as text.
 struct Transcript : HttpParser::Sink {
   std::string log;
   bool onHead(HttpParser& p) override {
     const auto& h = p.head();
+    if (h.status == 0) checkForwardedHead(h);  // a request
     log += "head " + h.method + " " + h.target + " " + std::to_string(h.status) + " 1." +
            std::to_string(h.minor) +
            " cl=" + (h.content_length ? std::to_string(*h.content_length) : "-") +

@@ -102,6 +102,18 @@ def test_forwarding_headers_are_added(upstream, weir):
     assert received_header_all(echo, "X-Custom") == ["one", "two"]
 
 
+def test_http10_request_without_host_reaches_the_upstream_with_the_upstreams_name(upstream, weir):
+    """HTTP/1.1 requires Host, HTTP/1.0 does not: weir sends the upstream's name, as nginx does."""
+    import json
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    reply, _ = raw_exchange(w.port, b"GET /echo HTTP/1.0\r\n\r\n")
+    assert status_of(reply) == 200
+    echo = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+    assert received_header_all(echo, "Host") == ["web"]
+    assert received_header(echo, "X-Forwarded-Host") is None
+
+
 def test_x_forwarded_for_is_appended_to(upstream, weir):
     web = upstream("web")
     w = weir(proxy_config(free_port(), {"web": [web.address]}))
