@@ -2,8 +2,8 @@
 // message, stop at an error or an upgrade, finish at the end). The first byte picks the mode and
 // where the rest is cut into reads. Properties: nothing crashes; what the parser reports (heads,
 // bodies, completions, the error status) does not depend on where the reads split; and every
-// request head it accepts, rewritten as weir sends it upstream, parses again with the same
-// method, target and framing.
+// head it accepts, rewritten as weir sends it on (a request upstream, a response to the client),
+// parses again with the same method and target or status, and the same framing.
 #include <string>
 #include <string_view>
 
@@ -49,12 +49,49 @@ void checkForwardedHead(const MessageHead& h) {
              "framing changed");
 }
 
+// Writes a response head as DownstreamSession sends it to an HTTP/1.1 client (a body of unknown
+// length is re-chunked) and parses the result again.
+void checkClientHead(const MessageHead& h) {
+  if (h.status == 101) return;  // a tunnel follows, not a body
+  const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304;
+  const auto framing = bodiless           ? weir::http::Framing::None
+                       : h.content_length ? weir::http::Framing::Length
+                                          : weir::http::Framing::Chunked;
+  std::string out;
+  weir::http::writeClientResponse(h, framing, true, false, out);
+  struct Heads : HttpParser::Sink {
+    std::vector<MessageHead> heads;
+    bool onHead(HttpParser& p) override {
+      heads.push_back(p.head());
+      return true;
+    }
+    void onBody(HttpParser&, const char*, size_t) override {}
+    void onMessageComplete(HttpParser&) override {}
+  } sink;
+  HttpParser again(HttpParser::Mode::Response, &sink, weir::http::ParseLimits{1 << 20, 1 << 20});
+  const auto result = again.execute(out.data(), out.size());
+  FUZZ_CHECK(result.status != HttpParser::Status::Error,
+             "the head weir sends the client is refused");
+  FUZZ_CHECK(sink.heads.size() == 1, "the head weir sends the client is incomplete");
+  const MessageHead& sent = sink.heads.front();
+  FUZZ_CHECK(sent.status == h.status, "status changed");
+  if (framing == weir::http::Framing::Length)
+    FUZZ_CHECK(sent.content_length == h.content_length && !sent.chunked, "length changed");
+  if (framing == weir::http::Framing::Chunked) FUZZ_CHECK(sent.chunked, "chunked framing lost");
+  if (h.status < 200 || h.status == 204)
+    FUZZ_CHECK(!sent.content_length && !sent.chunked, "framing on a 1xx or 204");
+}
+
 // Everything the parser reported, as text.
 struct Transcript : HttpParser::Sink {
   std::string log;
   bool onHead(HttpParser& p) override {
     const auto& h = p.head();
-    if (h.status == 0) checkForwardedHead(h);  // a request
+    if (h.status == 0) {
+      checkForwardedHead(h);
+    } else {
+      checkClientHead(h);
+    }
     log += "head " + h.method + " " + h.target + " " + std::to_string(h.status) + " 1." +
            std::to_string(h.minor) +
            " cl=" + (h.content_length ? std::to_string(*h.content_length) : "-") +
