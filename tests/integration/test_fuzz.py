@@ -54,8 +54,9 @@ def mutate(rnd, data, tokens, seeds, max_ops):
     b = bytearray(data)
     for _ in range(rnd.randint(1, max_ops)):
         op, i = rnd.randrange(5 if seeds else 4), rnd.randrange(len(b) + 1)
-        if op == 0 and b:
-            b[min(i, len(b) - 1)] = rnd.randrange(256)
+        if op == 0:
+            if b:
+                b[min(i, len(b) - 1)] = rnd.randrange(256)
         elif op == 1:
             b[i:i] = rnd.choice(tokens)
         elif op == 2:
