@@ -104,7 +104,7 @@ void DownstreamSession::startProxy(const http::MessageHead& req, std::string_vie
   // HTTP/1.1 requires Host; an HTTP/1.0 request may come without one. Like nginx's default
   // ($proxy_host), the upstream's name stands in when it can be a host name.
   const std::string& name = ex().cluster->config().name;
-  if (host.empty() && !req.find(http::HeaderId::Host) &&
+  if (host.empty() && req.isHttp10() && !req.find(http::HeaderId::Host) &&
       std::all_of(name.begin(), name.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
       }))
