@@ -10,6 +10,7 @@
 #include "core/signals.h"
 #include "net/socket_address.h"
 #include "net/uv_handle.h"
+#include "server/open_file_limit.h"
 #include "server/pid_file.h"
 
 namespace weir::server {
@@ -116,6 +117,7 @@ int Server::run() {
   }
   size_t workers = config_->workers > 0 ? static_cast<size_t>(config_->workers)
                                         : std::max(1u, std::thread::hardware_concurrency());
+  raiseOpenFileLimit(openFilesWanted(*config_, workers));
   std::vector<ListenFds> fds(workers);
   if (!openListeners(*snapshot_, nullptr, fds)) return 1;
   for (size_t i = 0; i < workers; ++i) {
@@ -228,6 +230,7 @@ ReloadResult Server::attemptReload() {
   if (!openListeners(*built.snapshot, snapshot_.get(), fds))
     return fail({config->file + ": cannot open the new listeners (see the log)"});
   config_ = config;
+  raiseOpenFileLimit(openFilesWanted(*config_, workers_.size()));
   snapshot_ = std::move(built.snapshot);
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->adopt(snapshot_, std::move(fds[i]));
   configureAlerts();

@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -507,9 +508,10 @@ class WeirProcess:
 
     def __init__(self, config: str, workdir: Path, *, name: str = "weir", args: Iterable[str] = (),
                  wait_ready: bool = True, listen: list[tuple[str, int]] | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, nofile: tuple[int, int] | None = None):
         self.config = config
         self.env = env  # extra environment variables for weir (e.g. NOTIFY_SOCKET)
+        self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE to start weir with
         self.workdir = Path(workdir)
         self.name = name
         self.args = list(args)
@@ -558,7 +560,9 @@ class WeirProcess:
             self.proc = subprocess.Popen(
                 [str(WEIR_BIN), "-c", str(self.config_path), *self.args],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir,
-                start_new_session=True, env={**os.environ, **self.env} if self.env else None)
+                start_new_session=True, env={**os.environ, **self.env} if self.env else None,
+                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile))
+                if self.nofile else None)
         if self.wait_ready_on_start:
             self.wait_ready()
 

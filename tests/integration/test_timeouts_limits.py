@@ -101,3 +101,33 @@ def test_connection_over_max_connections_is_closed_at_once(upstream, weir):
         except (AssertionError, OSError, TimeoutError):
             return False
     wait_until(served, 5, "a slot to free up after closing the first two")
+
+
+def open_files_limit(pid):
+    """(soft, hard) 'Max open files' of a process."""
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(line for line in f if line.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    return int(soft), int(hard)
+
+
+def test_open_file_limit_is_raised_to_what_max_connections_needs(upstream, weir):
+    """A soft limit of 256 would cap weir near 128 proxied connections. weir raises it toward two
+    files per allowed connection (client and upstream sockets) plus the upstream pools."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1,
+                          limits={"max_connections": 2000}), nofile=(256, 8192))
+    soft, hard = open_files_limit(w.pid)
+    assert hard == 8192
+    assert 4000 < soft <= 8192                  # 2 x 2,000 + one pool of 64 + 256 = 4,320
+    w.wait_stderr(r"open-file limit raised from 256 to \d+")
+    assert w.get("/echo").status == 200
+
+
+def test_a_hard_open_file_limit_below_max_connections_is_warned_about(upstream, weir):
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1,
+                          limits={"max_connections": 2000}), nofile=(512, 1024))
+    assert open_files_limit(w.pid) == (1024, 1024)
+    w.wait_stderr(r"open-file limit is 1024 \(the hard limit\) but the config can use about 4320")
+    assert w.get("/echo").status == 200
