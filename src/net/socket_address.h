@@ -24,6 +24,12 @@ struct SocketAddress {
   static Result<SocketAddress> resolve(const std::string& host, uint16_t port);
 };
 
+/// Accept-queue length for the proxy's listeners. Connections beyond a full queue have their
+/// SYNs dropped and retried a second later; 4096 leaves more room for a burst (a load test that
+/// opens all its connections at once) than nginx's 511. The kernel caps it at
+/// net.core.somaxconn (4096 by default).
+inline constexpr int kListenBacklog = 4096;
+
 /// Creates a non-blocking listening socket with SO_REUSEADDR (and SO_REUSEPORT unless told
 /// otherwise) and TCP_NODELAY (inherited by accepted connections), bound to `address`. Returns
 /// the fd.

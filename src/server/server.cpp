@@ -68,7 +68,7 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, const proxy::Snapsho
       ::close(*probe);
     }
     for (size_t w = 0; w < fds.size(); ++w) {
-      auto fd = net::openListenSocket(bound, 511);
+      auto fd = net::openListenSocket(bound, net::kListenBacklog);
       if (!fd) {
         log::error("listener ", lv.config->name, ": ", fd.error().detail);
         closeAll(fds);

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/signals.h"
+#include "net/socket_address.h"
 #include "net/uv_handle.h"
 
 namespace weir::server {
@@ -73,7 +74,7 @@ void Worker::openListener(const std::string& name, int fd) {
   l->handle->data = l.get();
   int rc = uv_tcp_open(l->handle, fd);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(l->handle), 511,
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(l->handle), net::kListenBacklog,
                    [](uv_stream_t* server, int status) {
                      auto* listener = static_cast<Listener*>(server->data);
                      if (listener && status == 0) listener->worker->onConnection(*listener);

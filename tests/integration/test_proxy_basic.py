@@ -199,3 +199,17 @@ def test_two_listeners_each_with_their_own_routes(upstream, weir, tmp_path):
     weir(config)
     assert get(p1, "/echo").upstream == "a"
     assert get(p2, "/echo").upstream == "b"
+
+
+def test_listeners_have_a_deep_accept_queue(upstream, weir):
+    """A burst of new connections (a load test opening them all at once) must not overflow the
+    accept queue and cost SYN retransmits: the backlog is 4096, or the kernel's cap if lower."""
+    import subprocess
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=2))
+    with open("/proc/sys/net/core/somaxconn") as f:
+        cap = int(f.read())
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{w.port}"], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    backlogs = [int(line.split()[2]) for line in out.splitlines()]
+    assert backlogs == [min(4096, cap)] * 2, out       # one listening socket per worker
