@@ -66,23 +66,35 @@ int TcpStream::connect(const sockaddr* address) {
   return rc;
 }
 
-void TcpStream::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<TcpStream*>(h->data);
-  if (!self) {
-    *buf = uv_buf_init(nullptr, 0);
-    return;
-  }
-  *buf = uv_buf_init(self->loop_.readBuffer(), EventLoop::kReadBufferBytes);
-}
+// Reads go through recv() rather than libuv's read(), for the reason write() uses send(). libuv
+// calls the read callback with UV_ENOBUFS, without reading, when the allocation callback offers
+// no room (uv_alloc_cb); the callback then reads the socket itself.
+void TcpStream::onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(nullptr, 0); }
 
-void TcpStream::onReadCb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+// Like libuv: read again while a read fills the loop's buffer (a large body), up to 32 times per
+// wakeup; stop as soon as the handler stops reading or closes the stream, which may destroy
+// `self` (the uv handle outlives it: `s->data` is cleared first).
+void TcpStream::onReadCb(uv_stream_t* s, ssize_t status, const uv_buf_t*) {
   auto* self = static_cast<TcpStream*>(s->data);
-  if (!self || !self->handler_ || n == 0) return;
-  if (n > 0) {
-    self->handler_->onRead(*self, buf->base, static_cast<size_t>(n));
-  } else {
-    self->stopRead();
-    self->handler_->onReadEnd(*self, static_cast<int>(n));
+  uv_os_fd_t fd;
+  if (!self || status != UV_ENOBUFS || uv_fileno(reinterpret_cast<uv_handle_t*>(s), &fd) != 0)
+    return;
+  char* buf = self->loop_.readBuffer();
+  constexpr size_t kRoom = EventLoop::kReadBufferBytes;
+  for (int reads = 0; reads < 32; ++reads) {
+    ssize_t n;
+    do {
+      n = ::recv(fd, buf, kRoom, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      const int code = n == 0 ? UV_EOF : -errno;  // libuv's codes are negated errno values
+      self->stopRead();
+      if (self->handler_) self->handler_->onReadEnd(*self, code);
+      return;
+    }
+    if (self->handler_) self->handler_->onRead(*self, buf, static_cast<size_t>(n));
+    if (s->data != self || !self->reading_ || static_cast<size_t>(n) < kRoom) return;
   }
 }
 

@@ -142,5 +142,65 @@ TEST_F(TcpStreamTest, QuickAckIsSetOncePerWrite) {
   EXPECT_EQ(quickAckOption(*server), 1);
 }
 
+TEST_F(TcpStreamTest, AResetPeerIsReportedAsConnectionReset) {
+  server->startRead();
+  linger hard{1, 0};  // close with RST
+  setsockopt(client->fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  client.reset();
+  runUntil([&] { return server_events.read_end != 1; });
+  EXPECT_EQ(server_events.read_end, UV_ECONNRESET);
+}
+
+// Reads stop as soon as the handler stops reading, even with more bytes waiting than one read
+// takes; startRead() delivers the rest.
+TEST_F(TcpStreamTest, StopReadInsideOnReadHoldsTheRestUntilStartRead) {
+  struct Pausing : Recorder {
+    int reads = 0;
+    void onRead(TcpStream& s, const char* p, size_t n) override {
+      Recorder::onRead(s, p, n);
+      ++reads;
+      s.stopRead();
+    }
+  } pausing;
+  const std::string body(3 * EventLoop::kReadBufferBytes, 'b');
+  ASSERT_TRUE(client->write(std::string_view(body)));
+  runUntil([&] { return client->queuedBytes() == 0; });
+  server->setHandler(&pausing);
+  server->startRead();
+  runUntil([&] { return pausing.reads == 1; });
+  for (int i = 0; i < 5; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  EXPECT_EQ(pausing.reads, 1);
+  EXPECT_LE(pausing.data.size(), EventLoop::kReadBufferBytes);
+  while (pausing.data.size() < body.size() && pausing.reads < 100) {
+    const int before = pausing.reads;
+    server->startRead();
+    runUntil([&] { return pausing.reads > before; });
+  }
+  EXPECT_EQ(pausing.data, body);
+}
+
+// A handler may destroy the stream from onRead while a full buffer suggests more to read: the
+// stream reads no further (AddressSanitizer would report a use after free).
+TEST_F(TcpStreamTest, HandlerMayDestroyTheStreamInsideOnRead) {
+  struct Destroying : Recorder {
+    std::unique_ptr<TcpStream>* owner = nullptr;
+    int reads = 0;
+    void onRead(TcpStream& s, const char* p, size_t n) override {
+      Recorder::onRead(s, p, n);
+      ++reads;
+      owner->reset();
+    }
+  } destroying;
+  destroying.owner = &server;
+  ASSERT_TRUE(client->write(std::string(3 * EventLoop::kReadBufferBytes, 'd')));
+  runUntil([&] { return client->queuedBytes() == 0; });
+  server->setHandler(&destroying);
+  server->startRead();
+  runUntil([&] { return destroying.reads == 1; });
+  for (int i = 0; i < 5; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  EXPECT_EQ(destroying.reads, 1);
+  EXPECT_FALSE(server);
+}
+
 }  // namespace
 }  // namespace weir::net
