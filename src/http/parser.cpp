@@ -9,14 +9,18 @@ namespace {
 
 HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
 
-// tchar (RFC 9110 5.6.2) by byte.
-constexpr std::array<bool, 256> kTokenChars = [] {
+// A byte table: digits, letters and the bytes of `extra`.
+constexpr std::array<bool, 256> alnumAnd(std::string_view extra) {
   std::array<bool, 256> t{};
   for (int c = '0'; c <= '9'; ++c) t[c] = true;
   for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  for (char c : extra) t[static_cast<unsigned char>(c)] = true;
   return t;
-}();
+}
+
+constexpr auto kTokenChars = alnumAnd("!#$%&'*+-.^_`|~");  // tchar (RFC 9110 5.6.2)
+// reg-name (RFC 3986 3.2.2): unreserved, '%' of pct-encoded, sub-delims.
+constexpr auto kRegNameChars = alnumAnd("-._~%!$&'()*+,;=");
 
 bool isToken(std::string_view s) {
   if (s.empty()) return false;
@@ -41,14 +45,13 @@ bool isValidHost(std::string_view host) {
   } else {
     const size_t colon = host.find(':');
     for (unsigned char c : host.substr(0, colon))
-      if (!std::isalnum(c) && (c == 0 || std::strchr("-._~%!$&'()*+,;=", c) == nullptr))
-        return false;
+      if (!kRegNameChars[c]) return false;
     if (colon != std::string_view::npos) port = host.substr(colon + 1);
   }
   if (port.size() > 5) return false;
   unsigned value = 0;
   for (unsigned char c : port) {
-    if (!std::isdigit(c)) return false;
+    if (c < '0' || c > '9') return false;
     value = value * 10 + (c - '0');
   }
   return value <= 65535;
@@ -158,9 +161,14 @@ void HttpParser::compact() {
 }
 
 // The fields of the last message become spares, so the next message's names and values reuse
-// their memory instead of allocating anew.
+// their memory instead of allocating anew. A parser's messages mostly have as many fields as
+// its last one: then every spare has been taken and one swap hands all fields over.
 void HttpParser::recycleHeaders() {
-  for (auto& f : head_.headers) spare_.push_back(std::move(f));
+  if (spare_.empty()) {
+    spare_.swap(head_.headers);
+  } else {
+    for (auto& f : head_.headers) spare_.push_back(std::move(f));
+  }
   head_.clear();
   in_field_ = false;
 }

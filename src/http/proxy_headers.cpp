@@ -1,5 +1,8 @@
 #include "http/proxy_headers.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace weir::http {
 namespace {
 
@@ -38,37 +41,82 @@ bool hopByHop(const MessageHead& head, const HeaderField& f, bool named) {
   return hopByHopId(f.id) || (named && head.connectionHas(f.name));
 }
 
-void appendHeader(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ");
-  out.append(value);
-  out.append("\r\n");
+// Appends the pieces of a head to a string through a pointer into room made up front: a bounds
+// check and a copy per piece, where std::string::append would also update the size and the
+// terminator each time. `room` is a guess; a longer head grows the string. The destructor cuts
+// the string to what was written.
+class Appender {
+ public:
+  Appender(std::string& out, size_t room) : out_(out) {
+    const size_t used = out.size();
+    out.resize(used + room);
+    p_ = out.data() + used;
+    end_ = out.data() + out.size();
+  }
+  ~Appender() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  void put(std::string_view s) {
+    if (s.empty()) return;  // its data() may be null, which memcpy must not get
+    if (s.size() > static_cast<size_t>(end_ - p_)) grow(s.size());
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void header(std::string_view name, std::string_view value) {
+    put(name);
+    put(": ");
+    put(value);
+    put("\r\n");
+  }
+  void decimal(uint64_t v) {
+    char buf[24];
+    int i = sizeof buf;
+    do {
+      buf[--i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v);
+    put({buf + i, sizeof buf - static_cast<size_t>(i)});
+  }
+
+ private:
+  void grow(size_t n) {
+    const size_t used = static_cast<size_t>(p_ - out_.data());
+    out_.resize(std::max(out_.size() * 2, used + n));
+    p_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
+
+// Room for a head: its fields as they came, plus what weir adds around them.
+size_t roomFor(const MessageHead& head, const HeaderEdits* edits, size_t extra) {
+  size_t n = extra + 256;
+  for (const auto& f : head.headers) n += f.name.size() + f.value.size() + 4;
+  if (edits) {
+    for (const auto& f : edits->set) n += f.name.size() + f.value.size() + 4;
+    for (const auto& f : edits->add) n += f.name.size() + f.value.size() + 4;
+  }
+  return n;
 }
 
-void appendDecimal(std::string& out, uint64_t v) {
-  char buf[24];
-  int i = sizeof buf;
-  do {
-    buf[--i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  out.append(buf + i, sizeof buf - static_cast<size_t>(i));
-}
-
-void appendFraming(std::string& out, Framing framing, const MessageHead& head) {
+void appendFraming(Appender& out, Framing framing, const MessageHead& head) {
   if (framing == Framing::Length) {
-    out.append("Content-Length: ");
-    appendDecimal(out, head.content_length.value_or(0));
-    out.append("\r\n");
+    out.put("Content-Length: ");
+    out.decimal(head.content_length.value_or(0));
+    out.put("\r\n");
   } else if (framing == Framing::Chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    out.put("Transfer-Encoding: chunked\r\n");
   }
 }
 
-void appendEdits(std::string& out, const HeaderEdits* edits) {
+void appendEdits(Appender& out, const HeaderEdits* edits) {
   if (!edits) return;
-  for (const auto& f : edits->set) appendHeader(out, f.name, f.value);
-  for (const auto& f : edits->add) appendHeader(out, f.name, f.value);
+  for (const auto& f : edits->set) out.header(f.name, f.value);
+  for (const auto& f : edits->add) out.header(f.name, f.value);
 }
 
 }  // namespace
@@ -82,11 +130,15 @@ bool HeaderEdits::drops(std::string_view name) const {
 }
 
 void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Framing framing,
-                          std::string& out) {
-  out.append(req.method);
-  out.push_back(' ');
-  out.append(info.target);
-  out.append(" HTTP/1.1\r\n");
+                          std::string& buf) {
+  Appender out(buf, roomFor(req, info.edits,
+                            req.method.size() + info.target.size() + 2 * info.host.size() +
+                                info.client_ip.size() + info.forwarded_host.size() +
+                                info.request_id.size()));
+  out.put(req.method);
+  out.put(" ");
+  out.put(info.target);
+  out.put(" HTTP/1.1\r\n");
   const std::string* xff = nullptr;
   const std::string* via = nullptr;
   bool has_request_id = false;
@@ -112,65 +164,66 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
       case HeaderId::Host:
         has_host = true;
         if (!info.host.empty()) {  // absolute-form target: its authority wins (RFC 9112 3.2.2)
-          appendHeader(out, "Host", info.host);
+          out.header("Host", info.host);
           continue;
         }
         break;
       default:
         break;
     }
-    appendHeader(out, f.name, f.value);
+    out.header(f.name, f.value);
   }
-  if (!has_host && !info.host.empty()) appendHeader(out, "Host", info.host);
+  if (!has_host && !info.host.empty()) out.header("Host", info.host);
   // The fields weir adds itself, unless the route sets or removes them.
   auto own = [&](std::string_view name) { return !info.edits || !info.edits->drops(name); };
   if (own("x-forwarded-for")) {
     // X-Forwarded-For: every earlier value (all fields, in order), then the client.
-    out.append("X-Forwarded-For: ");
+    out.put("X-Forwarded-For: ");
     bool first = true;
     for (const auto& f : req.headers) {
       if (f.id != HeaderId::XForwardedFor) continue;
-      if (!first) out.append(", ");
-      out.append(f.value);
+      if (!first) out.put(", ");
+      out.put(f.value);
       first = false;
     }
-    if (!first) out.append(", ");
-    out.append(info.client_ip);
-    out.append("\r\n");
+    if (!first) out.put(", ");
+    out.put(info.client_ip);
+    out.put("\r\n");
   }
-  if (own("x-forwarded-proto")) appendHeader(out, "X-Forwarded-Proto", info.proto);
+  if (own("x-forwarded-proto")) out.header("X-Forwarded-Proto", info.proto);
   if (own("x-forwarded-host")) {
     if (!info.forwarded_host.empty()) {
-      appendHeader(out, "X-Forwarded-Host", info.forwarded_host);
+      out.header("X-Forwarded-Host", info.forwarded_host);
     } else if (const std::string* host = req.find(HeaderId::Host)) {
-      appendHeader(out, "X-Forwarded-Host", *host);
+      out.header("X-Forwarded-Host", *host);
     }
   }
   if (own("via")) {
-    out.append("Via: ");
+    out.put("Via: ");
     if (via) {
-      out.append(*via);
-      out.append(", ");
+      out.put(*via);
+      out.put(", ");
     }
-    out.append(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
+    out.put(req.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   }
-  if (!has_request_id && own("x-request-id")) appendHeader(out, "X-Request-Id", info.request_id);
+  if (!has_request_id && own("x-request-id")) out.header("X-Request-Id", info.request_id);
   appendEdits(out, info.edits);
   if (req.upgrade) {
-    if (const std::string* up = req.find(HeaderId::Upgrade)) appendHeader(out, "Upgrade", *up);
-    out.append("Connection: upgrade\r\n");
+    if (const std::string* up = req.find(HeaderId::Upgrade)) out.header("Upgrade", *up);
+    out.put("Connection: upgrade\r\n");
   }
   appendFraming(out, framing, req);
-  out.append("\r\n");
+  out.put("\r\n");
 }
 
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
-                         bool client_http10, std::string& out, const HeaderEdits* edits) {
-  out.append(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  appendDecimal(out, static_cast<uint64_t>(resp.status));
-  out.push_back(' ');
-  out.append(resp.reason.empty() ? reasonPhrase(resp.status) : std::string_view(resp.reason));
-  out.append("\r\n");
+                         bool client_http10, std::string& buf, const HeaderEdits* edits) {
+  Appender out(buf, roomFor(resp, edits, resp.reason.size()));
+  out.put(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.decimal(static_cast<uint64_t>(resp.status));
+  out.put(" ");
+  out.put(resp.reason.empty() ? reasonPhrase(resp.status) : std::string_view(resp.reason));
+  out.put("\r\n");
   const bool switching = resp.status == 101;
   const std::string* via = nullptr;
   const bool has_connection = connectionNamesFields(resp);
@@ -184,35 +237,35 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
       // never in a 1xx or 204, which cannot have one (RFC 9110 8.6).
       const bool forbidden = resp.status < 200 || resp.status == 204;
       if (!forbidden && (framing == Framing::Length || framing == Framing::None))
-        appendHeader(out, f.name, f.value);
+        out.header(f.name, f.value);
       continue;
     }
     if (switching && f.id == HeaderId::Upgrade) {
-      appendHeader(out, f.name, f.value);
+      out.header(f.name, f.value);
       continue;
     }
     if (hopByHop(resp, f, has_connection)) continue;
     if (edits && edits->drops(f.name)) continue;
-    appendHeader(out, f.name, f.value);
+    out.header(f.name, f.value);
   }
   appendEdits(out, edits);
   if (!edits || !edits->drops("via")) {
-    out.append("Via: ");
+    out.put("Via: ");
     if (via) {
-      out.append(*via);
-      out.append(", ");
+      out.put(*via);
+      out.put(", ");
     }
-    out.append(resp.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
+    out.put(resp.isHttp10() ? "1.0 weir\r\n" : "1.1 weir\r\n");
   }
   if (switching) {
-    out.append("Connection: upgrade\r\n");
+    out.put("Connection: upgrade\r\n");
   } else if (!keep_alive) {
-    out.append("Connection: close\r\n");
+    out.put("Connection: close\r\n");
   } else if (client_http10) {
-    out.append("Connection: keep-alive\r\n");
+    out.put("Connection: keep-alive\r\n");
   }
-  if (framing == Framing::Chunked) out.append("Transfer-Encoding: chunked\r\n");
-  out.append("\r\n");
+  if (framing == Framing::Chunked) out.put("Transfer-Encoding: chunked\r\n");
+  out.put("\r\n");
 }
 
 void appendChunk(std::string& out, const char* data, size_t len) {

@@ -85,6 +85,32 @@ TEST(ProxyHeaders, AppendsXForwardedForAndSetsProtoHostViaRequestId) {
   EXPECT_NE(out.find("X-Request-Id: rid\r\n"), std::string::npos);
 }
 
+// The writers make room for a head up front from its fields; what weir adds beyond that guess
+// (here X-Forwarded-Host repeats a long Host) grows the output without losing a byte, and
+// whatever the output held before stays in front.
+TEST(ProxyHeaders, HeadsLongerThanTheirFirstGuessAreWrittenWhole) {
+  const std::string host(5000, 'h');
+  const std::string via(3000, 'v');
+  auto h = request({{"Host", host}, {"Via", via}});
+  ForwardInfo info;
+  info.client_ip = "10.0.0.9";
+  info.request_id = "rid";
+  info.target = h.target;
+  std::string out = "earlier bytes|";
+  writeUpstreamRequest(h, info, Framing::None, out);
+  EXPECT_EQ(out, "earlier bytes|GET /x HTTP/1.1\r\nHost: " + host +
+                     "\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n"
+                     "X-Forwarded-Host: " +
+                     host + "\r\nVia: " + via + ", 1.1 weir\r\nX-Request-Id: rid\r\n\r\n");
+  MessageHead r;
+  r.status = 200;
+  r.reason = std::string(4000, 'r');
+  r.headers = {{"Via", via}};
+  std::string resp;
+  writeClientResponse(r, Framing::None, true, false, resp);
+  EXPECT_EQ(resp, "HTTP/1.1 200 " + r.reason + "\r\nVia: " + via + ", 1.1 weir\r\n\r\n");
+}
+
 TEST(ProxyHeaders, KeepsAnIncomingRequestId) {
   std::string out = upstreamHead(request({{"Host", "a"}, {"X-Request-Id", "abc"}}));
   EXPECT_NE(out.find("X-Request-Id: abc\r\n"), std::string::npos);
