@@ -92,9 +92,10 @@ class Appender {
   char* end_;
 };
 
-// Room for a head: its fields as they came, plus what weir adds around them.
+// Room for a head: its fields as they came, plus `extra` for what weir adds around them. The
+// room stays as the string's capacity, so it is not padded much: a longer head grows it.
 size_t roomFor(const MessageHead& head, const HeaderEdits* edits, size_t extra) {
-  size_t n = extra + 256;
+  size_t n = extra;
   for (const auto& f : head.headers) n += f.name.size() + f.value.size() + 4;
   if (edits) {
     for (const auto& f : edits->set) n += f.name.size() + f.value.size() + 4;
@@ -131,8 +132,9 @@ bool HeaderEdits::drops(std::string_view name) const {
 
 void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Framing framing,
                           std::string& buf) {
+  // Request line, X-Forwarded-*, Via, X-Request-Id, framing: about 230 bytes and the values.
   Appender out(buf, roomFor(req, info.edits,
-                            req.method.size() + info.target.size() + 2 * info.host.size() +
+                            256 + req.method.size() + info.target.size() + 2 * info.host.size() +
                                 info.client_ip.size() + info.forwarded_host.size() +
                                 info.request_id.size()));
   out.put(req.method);
@@ -218,7 +220,8 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
 
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
                          bool client_http10, std::string& buf, const HeaderEdits* edits) {
-  Appender out(buf, roomFor(resp, edits, resp.reason.size()));
+  // Status line, Via, Connection, Transfer-Encoding: under 100 bytes and the reason.
+  Appender out(buf, roomFor(resp, edits, 96 + resp.reason.size()));
   out.put(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   out.decimal(static_cast<uint64_t>(resp.status));
   out.put(" ");
