@@ -179,8 +179,10 @@ TEST_F(TcpStreamTest, StopReadInsideOnReadHoldsTheRestUntilStartRead) {
   EXPECT_EQ(pausing.data, body);
 }
 
-// A handler may destroy the stream from onRead while a full buffer suggests more to read: the
-// stream reads no further (AddressSanitizer would report a use after free).
+// weir's sessions are deleted at a safe point, not inside their callbacks (ARCHITECTURE.md,
+// Lifetimes 3), but the read loop does not count on it: a stream destroyed from onRead while a
+// full buffer suggests more to read reads no further (AddressSanitizer would report a use after
+// free).
 TEST_F(TcpStreamTest, HandlerMayDestroyTheStreamInsideOnRead) {
   struct Destroying : Recorder {
     std::unique_ptr<TcpStream>* owner = nullptr;
