@@ -63,6 +63,16 @@ bool anyListItem(std::string_view value, F&& fn) {
   }
 }
 
+/// A request target (RFC 9112 3.2) as routing reads it. absolute-form ("http://a.example/x?q"):
+/// the authority ("a.example") and the rest in origin-form ("/x?q", or "/" when nothing follows
+/// the authority). Any other form: no authority, and the target itself.
+struct TargetParts {
+  bool absolute = false;
+  std::string_view authority;
+  std::string_view origin;
+};
+TargetParts splitTarget(std::string_view target);
+
 struct MessageHead {
   // Request line.
   std::string method;

@@ -60,16 +60,11 @@ bool isValidHost(std::string_view host) {
 // absolute-form (RFC 9112 3.2.2): its authority replaces Host, so it is held to Host's rules.
 // An empty path before a query means "/" (RFC 3986 6.2.3): "http://a?q" becomes "http://a/?q".
 bool normalizeAbsoluteForm(std::string& target) {
-  const auto scheme = [&](std::string_view prefix) {
-    return target.size() >= prefix.size() && iequals(target.substr(0, prefix.size()), prefix);
-  };
-  const size_t start = scheme("http://") ? 7 : scheme("https://") ? 8 : 0;
-  if (start == 0) return true;
-  const size_t end = target.find_first_of("/?", start);
-  const std::string_view authority =
-      std::string_view(target).substr(start, end == std::string::npos ? end : end - start);
-  if (authority.empty() || !isValidHost(authority)) return false;
-  if (end != std::string::npos && target[end] == '?') target.insert(end, 1, '/');
+  const TargetParts parts = splitTarget(target);
+  if (!parts.absolute) return true;
+  if (parts.authority.empty() || !isValidHost(parts.authority)) return false;
+  if (parts.origin.front() == '?')
+    target.insert(static_cast<size_t>(parts.origin.data() - target.data()), 1, '/');
   return true;
 }
 

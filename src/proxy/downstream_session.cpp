@@ -22,10 +22,6 @@ constexpr milliseconds kLinger{2000};       // lingering close: read and discard
 constexpr milliseconds kCompactAfter{250};  // idle this long: give back buffers
 constexpr size_t kPooledExchanges = 256;    // Exchanges kept per worker for reuse
 
-bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
-}
-
 /// The request's header fields as the route table reads them.
 class MessageHeaders final : public routing::HeaderLookup {
  public:
@@ -357,21 +353,13 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
     return true;
   }
 
-  // Request target: origin-form, or absolute-form whose authority replaces Host.
-  std::string_view target = h.target;
-  std::string_view host;
-  if (startsWithNoCase(target, "http://") || startsWithNoCase(target, "https://")) {
-    size_t start = target.find("//") + 2;
-    size_t end = target.find_first_of("/?", start);
-    host = target.substr(start, end == std::string_view::npos ? target.npos : end - start);
-    target = end == std::string_view::npos ? std::string_view("/") : target.substr(end);
-    if (host.empty()) {
-      ex().request_parser.fail(400, "empty authority in absolute-form target");
-      return false;
-    }
-  } else if (target == "*" && h.method == "OPTIONS") {
-    // asterisk-form: routed by path "*"
-  } else if (target.empty() || target.front() != '/') {
+  // Request target: origin-form, or absolute-form whose authority replaces Host (the parser
+  // has checked that authority as it checks Host).
+  const http::TargetParts parts = http::splitTarget(h.target);
+  std::string_view target = parts.origin;
+  const std::string_view host = parts.authority;
+  const bool asterisk = target == "*" && h.method == "OPTIONS";  // routed by the path "*"
+  if (!parts.absolute && !asterisk && (target.empty() || target.front() != '/')) {
     ex().request_parser.fail(400, "invalid request target");
     return false;
   }

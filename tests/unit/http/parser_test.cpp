@@ -328,5 +328,27 @@ TEST(HttpParser, AnUpgradeToH2cIsNotAnUpgrade) {
   EXPECT_TRUE(ws.heads[0].upgrade);
 }
 
+TEST(SplitTarget, AbsoluteFormGivesAuthorityAndOriginForm) {
+  struct Case {
+    std::string_view target;
+    bool absolute;
+    std::string_view authority, origin;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/a/b?q=1", false, "", "/a/b?q=1"},
+           {"*", false, "", "*"},
+           {"http://h.example/a?q", true, "h.example", "/a?q"},
+           {"HTTPS://h.example:8443", true, "h.example:8443", "/"},
+           {"http://[::1]:80?q", true, "[::1]:80", "?q"},
+           {"http://", true, "", "/"},
+           {"ftp://h.example/", false, "", "ftp://h.example/"},
+       }) {
+    const TargetParts parts = splitTarget(c.target);
+    EXPECT_EQ(parts.absolute, c.absolute) << c.target;
+    EXPECT_EQ(parts.authority, c.authority) << c.target;
+    EXPECT_EQ(parts.origin, c.origin) << c.target;
+  }
+}
+
 }  // namespace
 }  // namespace weir::http
