@@ -180,7 +180,11 @@ def test_hash_policy_sends_a_key_to_one_server_and_spreads_keys(upstream, weir, 
 
 @pytest.mark.parametrize("policy", ["ring_hash", "maglev"])
 def test_hash_policy_keeps_keys_of_other_servers_when_one_is_removed(upstream, weir, policy):
-    """Consistent hashing: removing a server moves only the keys it had."""
+    """Consistent hashing: removing a server moves the keys it had and (Maglev) hardly any other.
+
+    A ring moves none of the other keys. Maglev trades a little of that for even shares: its
+    table is refilled, so now and then a key of a remaining server moves too (about 0.03% of
+    them with three servers: about one run of this test in 75, with random ports, sees one)."""
     a, b, c = upstream("a"), upstream("b"), upstream("c")
     port = free_port()
 
@@ -195,7 +199,8 @@ def test_hash_policy_keeps_keys_of_other_servers_when_one_is_removed(upstream, w
     after = {k: fresh_get(w, "/echo", [("X-User", k)]).upstream for k in keys}
     assert set(after.values()) <= {"a", "b"}
     moved = [k for k in keys if before[k] != "c" and after[k] != before[k]]
-    assert not moved, {k: (before[k], after[k]) for k in moved}
+    allowed = 0 if policy == "ring_hash" else 2
+    assert len(moved) <= allowed, {k: (before[k], after[k]) for k in moved}
 
 
 @pytest.mark.parametrize("policy", ["ring_hash", "maglev"])
