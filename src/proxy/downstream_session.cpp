@@ -355,17 +355,17 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
 
   // Request target: origin-form, or absolute-form whose authority replaces Host (the parser
   // has checked that authority as it checks Host).
-  const http::TargetParts parts = http::splitTarget(h.target);
-  std::string_view target = parts.origin;
-  const std::string_view host = parts.authority;
+  const http::TargetParts form = http::splitTarget(h.target);
+  std::string_view target = form.origin;
+  const std::string_view host = form.authority;
   const bool asterisk = target == "*" && h.method == "OPTIONS";  // routed by the path "*"
-  if (!parts.absolute && !asterisk && (target.empty() || target.front() != '/')) {
+  if (!form.absolute && !asterisk && (target.empty() || target.front() != '/')) {
     ex().request_parser.fail(400, "invalid request target");
     return false;
   }
   std::string_view route_host = host;
   if (route_host.empty()) {
-    if (const std::string* hh = h.find("host")) route_host = *hh;
+    if (const std::string* hh = h.find(http::HeaderId::Host)) route_host = *hh;
   }
   const size_t qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);

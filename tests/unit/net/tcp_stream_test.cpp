@@ -20,7 +20,11 @@ struct Recorder : TcpStream::Handler {
   int read_end = 1;  // 1: not ended
   int connected = 1;
   int written = 0;
-  void onRead(TcpStream&, const char* p, size_t n) override { data.append(p, n); }
+  int reads = 0;
+  void onRead(TcpStream&, const char* p, size_t n) override {
+    data.append(p, n);
+    ++reads;
+  }
   void onReadEnd(TcpStream&, int status) override { read_end = status; }
   void onWritten(TcpStream&, int) override { ++written; }
   void onConnected(TcpStream&, int status) override { connected = status; }
@@ -71,6 +75,17 @@ class TcpStreamTest : public ::testing::Test {
     for (int i = 0; i < 200 && !done(); ++i) uv_run(loop_.raw(), UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
     uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  }
+
+  // Sends `body` from the client, then lets the server read with `handler` until its first read
+  // and turns the loop a few times more.
+  void firstReadOf(const std::string& body, Recorder& handler) {
+    ASSERT_TRUE(client->write(std::string_view(body)));
+    runUntil([&] { return client->queuedBytes() == 0; });
+    server->setHandler(&handler);
+    server->startRead();
+    runUntil([&] { return handler.reads == 1; });
+    for (int i = 0; i < 5; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
   }
 
   static int quickAckOption(const TcpStream& s) {
@@ -155,20 +170,13 @@ TEST_F(TcpStreamTest, AResetPeerIsReportedAsConnectionReset) {
 // takes; startRead() delivers the rest.
 TEST_F(TcpStreamTest, StopReadInsideOnReadHoldsTheRestUntilStartRead) {
   struct Pausing : Recorder {
-    int reads = 0;
     void onRead(TcpStream& s, const char* p, size_t n) override {
       Recorder::onRead(s, p, n);
-      ++reads;
       s.stopRead();
     }
   } pausing;
   const std::string body(3 * EventLoop::kReadBufferBytes, 'b');
-  ASSERT_TRUE(client->write(std::string_view(body)));
-  runUntil([&] { return client->queuedBytes() == 0; });
-  server->setHandler(&pausing);
-  server->startRead();
-  runUntil([&] { return pausing.reads == 1; });
-  for (int i = 0; i < 5; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  firstReadOf(body, pausing);
   EXPECT_EQ(pausing.reads, 1);
   EXPECT_LE(pausing.data.size(), EventLoop::kReadBufferBytes);
   while (pausing.data.size() < body.size() && pausing.reads < 100) {
@@ -186,20 +194,13 @@ TEST_F(TcpStreamTest, StopReadInsideOnReadHoldsTheRestUntilStartRead) {
 TEST_F(TcpStreamTest, HandlerMayDestroyTheStreamInsideOnRead) {
   struct Destroying : Recorder {
     std::unique_ptr<TcpStream>* owner = nullptr;
-    int reads = 0;
     void onRead(TcpStream& s, const char* p, size_t n) override {
       Recorder::onRead(s, p, n);
-      ++reads;
       owner->reset();
     }
   } destroying;
   destroying.owner = &server;
-  ASSERT_TRUE(client->write(std::string(3 * EventLoop::kReadBufferBytes, 'd')));
-  runUntil([&] { return client->queuedBytes() == 0; });
-  server->setHandler(&destroying);
-  server->startRead();
-  runUntil([&] { return destroying.reads == 1; });
-  for (int i = 0; i < 5; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  firstReadOf(std::string(3 * EventLoop::kReadBufferBytes, 'd'), destroying);
   EXPECT_EQ(destroying.reads, 1);
   EXPECT_FALSE(server);
 }
