@@ -71,15 +71,23 @@ int TcpStream::connect(const sockaddr* address) {
 // no room (uv_alloc_cb); the callback then reads the socket itself.
 void TcpStream::onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(nullptr, 0); }
 
-// Like libuv: read again while a read fills the loop's buffer (a large body), up to 32 times per
-// wakeup; stop as soon as the handler stops reading or closes the stream, which may destroy
-// `self` (the uv handle outlives it: `s->data` is cleared first).
 void TcpStream::onReadCb(uv_stream_t* s, ssize_t status, const uv_buf_t*) {
   auto* self = static_cast<TcpStream*>(s->data);
+  if (self && status == UV_ENOBUFS) self->readAvailable();
+}
+
+void TcpStream::readNow() {
+  if (reading_) readAvailable();
+}
+
+// Like libuv: read again while a read fills the loop's buffer (a large body), up to 32 times per
+// wakeup; stop as soon as the handler stops reading or closes the stream, which may destroy
+// `this` (the uv handle outlives it: `s->data` is cleared first).
+void TcpStream::readAvailable() {
+  uv_stream_t* s = reinterpret_cast<uv_stream_t*>(handle_);
   uv_os_fd_t fd;
-  if (!self || status != UV_ENOBUFS || uv_fileno(reinterpret_cast<uv_handle_t*>(s), &fd) != 0)
-    return;
-  char* buf = self->loop_.readBuffer();
+  if (!s || uv_fileno(reinterpret_cast<uv_handle_t*>(s), &fd) != 0) return;
+  char* buf = loop_.readBuffer();
   constexpr size_t kRoom = EventLoop::kReadBufferBytes;
   for (int reads = 0; reads < 32; ++reads) {
     ssize_t n;
@@ -89,12 +97,12 @@ void TcpStream::onReadCb(uv_stream_t* s, ssize_t status, const uv_buf_t*) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
       const int code = n == 0 ? UV_EOF : -errno;  // libuv's codes are negated errno values
-      self->stopRead();
-      if (self->handler_) self->handler_->onReadEnd(*self, code);
+      stopRead();
+      if (handler_) handler_->onReadEnd(*this, code);
       return;
     }
-    if (self->handler_) self->handler_->onRead(*self, buf, static_cast<size_t>(n));
-    if (s->data != self || !self->reading_ || static_cast<size_t>(n) < kRoom) return;
+    if (handler_) handler_->onRead(*this, buf, static_cast<size_t>(n));
+    if (s->data != this || !reading_ || static_cast<size_t>(n) < kRoom) return;
   }
 }
 

@@ -42,6 +42,10 @@ class TcpStream {
 
   void startRead();
   void stopRead();
+  /// Reads what has already arrived, as the loop would once the socket is reported readable
+  /// (the first request of a new connection is usually there when it is accepted: this saves a
+  /// loop iteration). Does nothing unless reading. The handler may close the stream in onRead.
+  void readNow();
   bool reading() const { return reading_; }
 
   /// Sends `data` (tries a direct send first, queues the rest). False when the stream is closed
@@ -70,6 +74,7 @@ class TcpStream {
  private:
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf);
   static void onReadCb(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+  void readAvailable();
 
   EventLoop& loop_;
   Handler* handler_;

@@ -31,6 +31,9 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   /// Accepts the pending connection on `server` and starts reading. False when accept failed
   /// (the session is then closed already).
   bool start(uv_stream_t* server);
+  /// Handles what the client sent before it was accepted (usually its first request), now
+  /// rather than in the next loop iteration. Call once after start(); may close the session.
+  void readArrived() { client_.readNow(); }
   /// Shutdown began: close now when idle, else after the exchange in flight.
   void drain();
   /// Closes at once (shutdown grace over).

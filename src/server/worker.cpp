@@ -219,6 +219,7 @@ void Worker::onConnection(Listener& listener) {
     return;
   }
   ++totals_.connections_accepted;
+  raw->readArrived();
 }
 
 void Worker::sessionClosed(proxy::DownstreamSession* session) {

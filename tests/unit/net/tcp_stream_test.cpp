@@ -205,5 +205,18 @@ TEST_F(TcpStreamTest, HandlerMayDestroyTheStreamInsideOnRead) {
   EXPECT_FALSE(server);
 }
 
+TEST_F(TcpStreamTest, ReadNowDeliversWhatHasArrivedWithoutTurningTheLoop) {
+  ASSERT_TRUE(client->write(std::string_view("GET / HTTP/1.1\r\n\r\n")));
+  ASSERT_EQ(client->queuedBytes(), 0u);  // sent at once: on loopback it is in server's socket
+  server->readNow();                     // not reading: nothing
+  EXPECT_EQ(server_events.reads, 0);
+  server->startRead();
+  server->readNow();
+  EXPECT_EQ(server_events.data, "GET / HTTP/1.1\r\n\r\n");
+  server->readNow();  // nothing more has arrived: no read, no end
+  EXPECT_EQ(server_events.reads, 1);
+  EXPECT_EQ(server_events.read_end, 1);
+}
+
 }  // namespace
 }  // namespace weir::net
