@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import re
 import resource
 import signal
@@ -36,10 +37,38 @@ DEFAULT_TIMEOUT = 5.0
 # --------------------------------------------------------------------------------------------
 # small utilities
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_handed_out: set[int] = set()
+_random = random.Random()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (bound to port 0, read, closed)."""
+    """A TCP port that was free a moment ago and is not handed out twice by this run.
+
+    Picked below the ephemeral range: a port bound to 0 and closed is one that any outgoing
+    connection of this machine (a test's client, weir's upstream connections) may take as its
+    local port before the test binds it; ports below the range are never taken that way."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
+    low = max(1024, min(20000, _EPHEMERAL_LOW - 4096))
+    for _ in range(200):
+        port = _random.randrange(low, _EPHEMERAL_LOW)
+        if port in _handed_out:
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(family, socket.SOCK_STREAM) as s:  # the range is crowded: any free port
         s.bind((host, 0))
         return s.getsockname()[1]
 
