@@ -139,6 +139,9 @@ HttpParser::HttpParser(Mode mode, Sink* sink, ParseLimits limits)
 void HttpParser::reset() {
   llhttp_init(&parser_, mode_ == Mode::Request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
   parser_.data = this;
+  // llhttp 8 knows only 0.9, 1.0, 1.1 and 2.0 and refuses the rest as malformed; weir checks the
+  // version itself (finishHead), so that HTTP/1.2 and up are handled as RFC 9110 asks.
+  parser_.lenient_flags |= LENIENT_VERSION;
   recycleHeaders();
   head_complete_ = false;
   in_message_ = false;
@@ -370,10 +373,12 @@ int HttpParser::finishHead() {
   MessageHead& h = head_;
   h.major = llhttp_get_http_major(&parser_);
   h.minor = llhttp_get_http_minor(&parser_);
-  if (h.major != 1 || h.minor > 1) {
+  if (h.major != 1) {
     fail(request ? 505 : 502, "unsupported HTTP version");
     return -1;
   }
+  // RFC 9110, 2.5: a higher minor version of HTTP/1 is handled as the highest weir implements.
+  if (h.minor > 1) h.minor = 1;
   // One pass over the fields: the framing and Host fields, and NUL in any value.
   size_t hosts = 0, te_count = 0, cl_count = 0;
   const std::string* host = nullptr;

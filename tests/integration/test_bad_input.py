@@ -107,6 +107,18 @@ def test_a_valid_request_passes_on_the_same_proxy(stack):
     assert web.stats()["requests"] == 1
 
 
+def test_a_higher_minor_version_is_handled_as_http_1_1(stack):
+    """RFC 9110, 2.5: HTTP/1.2 is served as HTTP/1.1 (nginx and HAProxy do the same)."""
+    w, web = stack
+    web.reset()
+    with HttpClient(w.port) as c:
+        for _ in range(2):                                  # kept alive, as HTTP/1.1 is
+            c.send(b"GET /echo HTTP/1.2\r\nHost: weir.test\r\n\r\n")
+            r = c.read_response()
+            assert r.status == 200 and r.version == "HTTP/1.1", (r.status, r.version)
+    assert [e["version"] for e in web.stats()["received"]] == ["HTTP/1.1"] * 2
+
+
 @pytest.mark.parametrize("data", [
     GET + b"X-Big: " + b"a" * 3000 + b"\r\n\r\n",
     b"GET /echo?q=" + b"a" * 900 + b" HTTP/1.1\r\nHost: weir.test\r\n\r\n",

@@ -180,6 +180,28 @@ TEST(HttpParser, HeadChecksDoNotDependOnWhereReadsSplitTheBytes) {
 
 TEST(HttpParser, RejectsOtherVersionsWith505) {
   EXPECT_EQ(rejectStatus("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+  EXPECT_EQ(rejectStatus("GET / HTTP/3.1\r\nHost: a\r\n\r\n"), 505);
+  EXPECT_EQ(rejectStatus("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), 505);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.10\r\nHost: a\r\n\r\n"), 400);  // one digit each
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.x\r\nHost: a\r\n\r\n"), 400);
+}
+
+// RFC 9110, 2.5: HTTP/1.2 and up are handled as HTTP/1.1 (keep-alive by default, Host needed).
+TEST(HttpParser, HandlesAHigherMinorVersionAsHttp11) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Request, &rec, {});
+  const std::string two = "GET /a HTTP/1.2\r\nHost: a\r\n\r\nGET /b HTTP/1.9\r\nHost: a\r\n\r\n";
+  auto out = parser.execute(two.data(), two.size());
+  ASSERT_EQ(out.status, HttpParser::Status::MessageComplete);
+  ASSERT_EQ(rec.heads.size(), 1u);
+  EXPECT_EQ(rec.heads[0].minor, 1);
+  EXPECT_TRUE(rec.heads[0].keep_alive);
+  EXPECT_EQ(rejectStatus("GET / HTTP/1.2\r\n\r\n"), 400);  // no Host
+  Recorder response_rec;
+  HttpParser response(HttpParser::Mode::Response, &response_rec, {});
+  const std::string r = "HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  EXPECT_EQ(response.execute(r.data(), r.size()).status, HttpParser::Status::MessageComplete);
+  EXPECT_EQ(response_rec.body, "ok");
 }
 
 TEST(HttpParser, AcceptsHttp10WithoutHost) { EXPECT_EQ(rejectStatus("GET / HTTP/1.0\r\n\r\n"), 0); }
