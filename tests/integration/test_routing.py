@@ -84,6 +84,26 @@ def test_methods_send_writes_elsewhere_than_reads(upstream, weir):
     assert (posted["method"], posted["path"]) == ("POST", "/items")
 
 
+def test_options_asterisk_and_trace_are_forwarded_unless_a_route_answers_them(upstream, weir):
+    """`OPTIONS *` has the path "*": a path_prefix "/" route does not match it, a route without
+    a path condition does. TRACE is forwarded like any method; a route can refuse it."""
+    web, other = upstream("web"), upstream("other")
+    w = start(weir, [web, other], [
+        {"match": {"methods": ["TRACE"], "path_prefix": "/private/"},
+         "respond": {"status": 405, "headers": {"Allow": "GET, HEAD"},
+                     "body": "Method Not Allowed\n"}},
+        {"match": {"path_prefix": "/"}, "upstream": "web"},
+        {"upstream": "other"},
+    ])
+    with w.client() as c:
+        assert c.request("OPTIONS", "*").upstream == "other"
+        assert c.request("TRACE", "/x").upstream == "web"
+        refused = c.request("TRACE", "/private/x")
+        assert (refused.status, refused.header("Allow"), refused.upstream) == (405, "GET, HEAD", None)
+    assert [(e["method"], e["path"]) for e in other.stats()["received"]] == [("OPTIONS", "*")]
+    assert [(e["method"], e["path"]) for e in web.stats()["received"]] == [("TRACE", "/x")]
+
+
 def test_header_exact_value_is_byte_for_byte_and_the_name_any_case(upstream, weir):
     canary, web = upstream("canary"), upstream("web")
     w = start(weir, [canary, web], [
