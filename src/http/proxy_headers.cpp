@@ -222,7 +222,7 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
                          bool client_http10, std::string& buf, const HeaderEdits* edits) {
   // Status line, Via, Connection, Transfer-Encoding: under 100 bytes and the reason.
   Appender out(buf, roomFor(resp, edits, 96 + resp.reason.size()));
-  out.put(client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.put("HTTP/1.1 ");
   out.decimal(static_cast<uint64_t>(resp.status));
   out.put(" ");
   out.put(resp.reason.empty() ? reasonPhrase(resp.status) : std::string_view(resp.reason));

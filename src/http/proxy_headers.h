@@ -42,6 +42,8 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
 
 /// Appends the response head as sent to the client, with hop-by-hop fields removed, Via added
 /// and the given framing and persistence. A 101 keeps `Upgrade` and `Connection: upgrade`.
+/// The status line says HTTP/1.1 to every client (RFC 9110 2.5: the highest version weir
+/// implements); `client_http10` only adds `Connection: keep-alive` when the connection stays.
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
                          bool client_http10, std::string& out, const HeaderEdits* edits = nullptr);
 

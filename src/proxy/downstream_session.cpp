@@ -556,7 +556,7 @@ void DownstreamSession::localReply(int status, std::string_view body,
   if (close) ex().client_keep_alive = false;
   if (ctx_.draining()) ex().client_keep_alive = false;
   std::string& out = client_out_;
-  out.append(ex().client_http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append("HTTP/1.1 ");  // to HTTP/1.0 clients too (RFC 9110 2.5), as writeClientResponse
   out.append(std::to_string(status));
   out.push_back(' ');
   out.append(http::reasonPhrase(status));

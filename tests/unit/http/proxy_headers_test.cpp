@@ -152,7 +152,7 @@ TEST(ProxyHeaders, ResponseHeadGetsClientFramingAndPersistence) {
   writeClientResponse(r, Framing::Close, false, true, closing);
   EXPECT_NE(closing.find("Connection: close\r\n"), std::string::npos);
   EXPECT_EQ(closing.find("Transfer-Encoding"), std::string::npos);
-  EXPECT_EQ(closing.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(closing.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);  // to an HTTP/1.0 client too
 }
 
 // RFC 9110 8.6: no Content-Length in a 1xx or 204; a 304 or a response to HEAD keeps its own.
