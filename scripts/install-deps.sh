@@ -7,7 +7,8 @@ BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev node-llhttp libssl-dev l
   nlohmann-json3-dev libgtest-dev libbenchmark-dev libre2-dev libcurl4-openssl-dev
   libsystemd-dev libxxhash-dev nodejs npm)
 TEST_PKGS=(python3 python3-pytest python3-websockets curl openssl gunicorn python3-django
-  python3-djangorestframework procps iproute2 python3-aiosmtpd chromium nodejs npm)
+  python3-djangorestframework procps iproute2 python3-aiosmtpd chromium nodejs npm apache2-utils
+  wrk)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
