@@ -273,7 +273,15 @@ HttpParser::Outcome HttpParser::execute(const char* data, size_t len) {
   if (err == HPE_OK) return {Status::NeedMore, len};
   size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
   if (err == HPE_PAUSED) return {Status::MessageComplete, consumed};
-  if (err == HPE_PAUSED_UPGRADE) return {Status::Upgrade, consumed};
+  if (err == HPE_PAUSED_UPGRADE) {
+    // An upgrade weir declines (h2c, see upgradesToH2c) leaves a plain HTTP/1.1 request: the
+    // connection goes on as HTTP/1.1 (RFC 9110 7.8: a server may ignore Upgrade).
+    if (mode_ == Mode::Request && !head_.upgrade) {
+      llhttp_resume_after_upgrade(&parser_);
+      return {Status::MessageComplete, consumed};
+    }
+    return {Status::Upgrade, consumed};
+  }
   if (error_status_ == 0) {
     if (mode_ == Mode::Response) {
       fail(502, llhttp_get_error_reason(&parser_));

@@ -112,3 +112,17 @@ def test_h2c_upgrade_from_curl_is_not_forwarded(upstream, weir):
     assert received_header(seen, "Upgrade") is None
     assert received_header(seen, "HTTP2-Settings") is None
     assert "upgrade" not in (received_header(seen, "Connection") or "").lower()
+
+
+def test_declined_h2c_upgrade_keeps_the_connection_as_http_1_1(upstream, weir):
+    """The h2c upgrade weir does not pass on leaves a plain request: the connection stays open
+    for the next one, as nginx and HAProxy keep it."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    with w.client() as c:
+        r = c.get("/echo?h2c", headers=[("Connection", "Upgrade, HTTP2-Settings"),
+                                        ("Upgrade", "h2c"),
+                                        ("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")])
+        assert r.status == 200 and "close" not in r.tokens("connection"), r.headers
+        follow = c.get("/echo?after=h2c")
+        assert follow.status == 200 and follow.json()["path"] == "/echo?after=h2c"

@@ -343,6 +343,21 @@ TEST(HttpParser, AnUpgradeToH2cIsNotAnUpgrade) {
       rec);
   ASSERT_EQ(rec.heads.size(), 1u);
   EXPECT_FALSE(rec.heads[0].upgrade);
+  // The request is complete as a plain one, and the next pipelined request parses after it.
+  Recorder two;
+  HttpParser parser(HttpParser::Mode::Request, &two, {});
+  const std::string both =
+      "GET /a HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+      "GET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+  auto first = parser.execute(both.data(), both.size());
+  ASSERT_EQ(first.status, HttpParser::Status::MessageComplete);
+  parser.resume();
+  auto second = parser.execute(both.data() + first.consumed, both.size() - first.consumed);
+  EXPECT_EQ(second.status, HttpParser::Status::MessageComplete);
+  ASSERT_EQ(two.heads.size(), 2u);
+  EXPECT_EQ(two.heads[1].target, "/b");
+  EXPECT_EQ(two.completed, 2);
   Recorder ws;
   parseRequest("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
                ws);
