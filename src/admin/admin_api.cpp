@@ -98,8 +98,7 @@ bool dashboardOrigin(const AdminRequest& request, bool token_required) {
   const std::string* host = request.head.find("host");
   if (!origin || !host || host->empty()) return false;
   constexpr std::string_view kScheme = "http://";  // the admin endpoint has no TLS
-  if (origin->size() != kScheme.size() + host->size() ||
-      !http::iequals(std::string_view(*origin).substr(0, kScheme.size()), kScheme) ||
+  if (origin->size() != kScheme.size() + host->size() || !http::istartsWith(*origin, kScheme) ||
       !http::iequals(std::string_view(*origin).substr(kScheme.size()), *host))
     return false;
   if (const std::string* site = request.head.find("sec-fetch-site"); site && *site != "same-origin")
@@ -155,8 +154,7 @@ bool AdminApi::authorized(const AdminRequest& request) const {
   if (!header) return false;
   std::string_view value = *header;
   constexpr std::string_view kScheme = "bearer ";
-  if (value.size() < kScheme.size() || !http::iequals(value.substr(0, kScheme.size()), kScheme))
-    return false;
+  if (!http::istartsWith(value, kScheme)) return false;
   value.remove_prefix(kScheme.size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   return secretEquals(value, token);

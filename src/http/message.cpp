@@ -58,10 +58,7 @@ HeaderId headerId(std::string_view name) {
 }
 
 TargetParts splitTarget(std::string_view target) {
-  const auto scheme = [&](std::string_view prefix) {
-    return target.size() >= prefix.size() && iequals(target.substr(0, prefix.size()), prefix);
-  };
-  const size_t start = scheme("http://") ? 7 : scheme("https://") ? 8 : 0;
+  const size_t start = istartsWith(target, "http://") ? 7 : istartsWith(target, "https://") ? 8 : 0;
   if (start == 0) return {false, {}, target};
   const size_t end = target.find_first_of("/?", start);
   if (end == std::string_view::npos) return {true, target.substr(start), "/"};

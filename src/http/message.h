@@ -46,6 +46,10 @@ struct HeaderField {
 
 /// ASCII case-insensitive equality (header names, tokens).
 bool iequals(std::string_view a, std::string_view b);
+/// `s` begins with `prefix`, in any ASCII case ("Bearer ", "http://").
+inline bool istartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
 
 /// Calls `fn(item)` for each item of a comma-separated field value (RFC 9110 5.6.1), optional
 /// whitespace trimmed, empty items included; stops at the first item for which `fn` returns
