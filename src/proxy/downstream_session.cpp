@@ -762,8 +762,8 @@ void DownstreamSession::updateFlow() {
   }
   bool want;
   if (phase_ == Phase::Closing) {
-    want = true;
-  } else if (client_eof_) {
+    want = !quiet_close_;
+  } else if (client_eof_ || clientDoneSending()) {
     want = false;
   } else {
     const size_t limit = client_.reading() ? kHighWater : kLowWater;
@@ -786,6 +786,15 @@ void DownstreamSession::updateFlow() {
       ex().upstream->stream.startRead();
     }
   }
+}
+
+// A plain-text client that asked to close and has sent its whole request sends nothing more
+// (RFC 9112 9.6), so it is not read until its response is out, as HAProxy does: the socket is
+// never registered with epoll (the speculative read at accept took the request). A client that
+// goes away meanwhile is noticed when its response is written.
+bool DownstreamSession::clientDoneSending() const {
+  return phase_ == Phase::Exchange && ex_ && ex_->request_done && ex_->client_asked_close &&
+         pending_.empty() && !upgrade_paused_ && !tls_;
 }
 
 void DownstreamSession::closeAfterFlush(bool client_finished) {

@@ -104,6 +104,7 @@ class DownstreamSession final : private net::TcpStream::Handler, private http::H
   void flushClient();
   void flushUpstream();
   void updateFlow();
+  bool clientDoneSending() const;
   /// `client_finished`: the client asked to close and sent all it will (no lingering needed).
   void closeAfterFlush(bool client_finished = false);
   void startLinger();

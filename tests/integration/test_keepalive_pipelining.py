@@ -1,4 +1,5 @@
 """Keep-alive on both sides, the upstream connection pool, and pipelined requests."""
+import os
 import time
 
 import pytest
@@ -70,6 +71,71 @@ def test_connection_close_from_client_is_honoured(upstream, weir):
         r = c.get("/echo", headers=[("Connection", "close")])
         assert r.status == 200
         assert c.closed_by_peer(timeout=3)
+
+
+def _weir_socket_fd(pid: int, weir_port: int, client_port: int) -> int | None:
+    """weir's descriptor for its end of the TCP connection 127.0.0.1:weir_port <- :client_port."""
+    inode = None
+    with open(f"/proc/{pid}/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            remote_port = int(fields[2].split(":")[1], 16)
+            if local_port == weir_port and remote_port == client_port:
+                inode = fields[9]
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if inode and os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                return int(fd)
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def _epoll_watched_fds(pid: int) -> set[int]:
+    """Every descriptor registered in any epoll set of the process (fdinfo's tfd lines)."""
+    watched = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                watched.update(int(line.split()[1]) for line in f if line.startswith("tfd:"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return watched
+
+
+def test_client_that_asked_to_close_is_not_polled_while_its_request_is_upstream(upstream, weir):
+    """A client that sent Connection: close and its whole request sends nothing more (RFC 9112
+    9.6): weir does not register its socket with epoll (one system call fewer each way per
+    connection, as HAProxy), yet it still gets its response and then the close. A keep-alive
+    client's socket is watched meanwhile (which also shows the check below sees it)."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1))
+    for n, close in enumerate((False, True), start=1):
+        with w.client() as c:
+            headers = [("Connection", "close")] if close else []
+            c.send(build_request("GET", "/slow?ms=1500", headers))
+            client_port = c.sock.getsockname()[1]
+            fd = None
+
+            def upstream_has_it():
+                nonlocal fd
+                fd = _weir_socket_fd(w.pid, w.port, client_port)
+                return fd is not None and web.stats()["requests"] == n
+
+            wait_until(upstream_has_it, 5, "the request to reach the upstream")
+            if close:
+                time.sleep(0.3)  # a registration would follow the send to the upstream at once
+                assert fd not in _epoll_watched_fds(w.pid)
+            else:
+                wait_until(lambda: fd in _epoll_watched_fds(w.pid), 5, "the socket to be watched")
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"slow\n"
+            if close:
+                assert r.tokens("connection") == ["close"]
+                assert c.closed_by_peer(timeout=3)
+            else:
+                assert not c.closed_by_peer(timeout=0.3)
 
 
 def test_pipelined_requests_are_answered_in_order(upstream, weir):
