@@ -47,6 +47,8 @@ class TcpStream {
   /// loop iteration). Does nothing unless reading. The handler may close the stream in onRead.
   void readNow();
   bool reading() const { return reading_; }
+  /// Bytes have arrived that nobody has read yet (a peek; the stream need not be reading).
+  bool hasUnreadBytes() const;
 
   /// Sends `data` (tries a direct send first, queues the rest). False when the stream is closed
   /// or shut down for writing, or the send failed at once.

@@ -817,8 +817,10 @@ void DownstreamSession::closeAfterFlush(bool client_finished) {
 void DownstreamSession::startLinger() {
   if (lingering_) return;
   lingering_ = true;
-  if (quiet_close_) {
-    closeNow();  // every byte is with the kernel, which sends it before the FIN
+  // Every byte is with the kernel, which sends it before the FIN. The client was not read since
+  // its request (clientDoneSending): bytes it sent anyway would turn the close into a reset.
+  if (quiet_close_ && !client_.hasUnreadBytes()) {
+    closeNow();
     return;
   }
   if (tls_ && tls_->handshakeDone()) {

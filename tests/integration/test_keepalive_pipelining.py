@@ -1,5 +1,6 @@
 """Keep-alive on both sides, the upstream connection pool, and pipelined requests."""
 import os
+import socket
 import time
 
 import pytest
@@ -136,6 +137,28 @@ def test_client_that_asked_to_close_is_not_polled_while_its_request_is_upstream(
                 assert c.closed_by_peer(timeout=3)
             else:
                 assert not c.closed_by_peer(timeout=0.3)
+
+
+def test_bytes_sent_after_a_close_request_do_not_turn_the_close_into_a_reset(upstream, weir):
+    """The client is not read after a complete Connection: close request; if it sends more
+    anyway (here a second request while the first is upstream), weir still answers the first
+    and closes cleanly (a FIN after lingering), not with a reset that could cost the client the
+    response. The second request is not answered (RFC 9112 9.6)."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1))
+    with socket.create_connection(("127.0.0.1", w.port), timeout=5) as s:
+        s.sendall(build_request("GET", "/slow?ms=600", [("Connection", "close")]))
+        wait_until(lambda: web.stats()["requests"] == 1, 5, "the request to reach the upstream")
+        s.sendall(build_request("GET", "/echo?late=1"))
+        data = b""
+        while True:
+            chunk = s.recv(65536)  # a reset raises ConnectionResetError here
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\nslow\n"), data
+    assert data.count(b"HTTP/1.1 ") == 1
+    assert web.stats()["requests"] == 1
 
 
 def test_pipelined_requests_are_answered_in_order(upstream, weir):

@@ -218,5 +218,20 @@ TEST_F(TcpStreamTest, ReadNowDeliversWhatHasArrivedWithoutTurningTheLoop) {
   EXPECT_EQ(server_events.read_end, 1);
 }
 
+TEST_F(TcpStreamTest, HasUnreadBytesPeeksWithoutConsumingOrReading) {
+  EXPECT_FALSE(server->hasUnreadBytes());  // nothing sent yet
+  ASSERT_TRUE(client->write(std::string_view("late")));
+  ASSERT_EQ(client->queuedBytes(), 0u);   // on loopback it is in server's socket already
+  EXPECT_TRUE(server->hasUnreadBytes());  // not reading: still seen
+  EXPECT_TRUE(server->hasUnreadBytes());  // a peek: the byte is still there
+  server->startRead();
+  server->readNow();
+  EXPECT_EQ(server_events.data, "late");  // every byte, the peeked one included
+  EXPECT_FALSE(server->hasUnreadBytes());
+  client.reset();  // the peer's FIN is not unread data
+  runUntil([&] { return server_events.read_end != 1; });
+  EXPECT_FALSE(server->hasUnreadBytes());
+}
+
 }  // namespace
 }  // namespace weir::net
