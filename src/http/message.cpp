@@ -1,5 +1,7 @@
 #include "http/message.h"
 
+#include <algorithm>
+
 namespace weir::http {
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -36,8 +38,10 @@ HeaderId headerId(std::string_view name) {
       const HeaderId id = is("connection", HeaderId::Connection);
       return id != HeaderId::Other ? id : is("keep-alive", HeaderId::KeepAlive);
     }
-    case 12:
-      return is("x-request-id", HeaderId::XRequestId);
+    case 12: {
+      const HeaderId id = is("x-request-id", HeaderId::XRequestId);
+      return id != HeaderId::Other ? id : is("max-forwards", HeaderId::MaxForwards);
+    }
     case 14:
       return is("content-length", HeaderId::ContentLength);
     case 15:
@@ -55,6 +59,19 @@ HeaderId headerId(std::string_view name) {
     default:
       return HeaderId::Other;
   }
+}
+
+std::optional<uint64_t> maxForwards(const MessageHead& head) {
+  if (head.method != "OPTIONS" && head.method != "TRACE") return std::nullopt;
+  const std::string* value = head.find(HeaderId::MaxForwards);
+  if (!value || value->empty() || head.count(HeaderId::MaxForwards) > 1) return std::nullopt;
+  constexpr uint64_t kMax = 0xffffffffu;
+  uint64_t n = 0;
+  for (char c : *value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = std::min(kMax, n * 10 + static_cast<uint64_t>(c - '0'));
+  }
+  return n;
 }
 
 TargetParts splitTarget(std::string_view target) {

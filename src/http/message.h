@@ -29,6 +29,7 @@ enum class HeaderId : uint8_t {
   XForwardedProto,
   XForwardedHost,
   XRequestId,
+  MaxForwards,
 };
 
 /// The id of a field name (any case); Other for the rest.
@@ -103,5 +104,10 @@ struct MessageHead {
   bool isHttp10() const { return major == 1 && minor == 0; }
   void clear();
 };
+
+/// The Max-Forwards of an OPTIONS or TRACE request (RFC 9110 7.6.2), at most 2^32 - 1; nullopt
+/// for other methods, or when the field is absent, repeated or not 1*DIGIT (then weir leaves it
+/// alone, as it leaves any field it cannot use).
+std::optional<uint64_t> maxForwards(const MessageHead& head);
 
 }  // namespace weir::http

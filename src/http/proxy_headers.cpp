@@ -170,6 +170,13 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
           continue;
         }
         break;
+      case HeaderId::MaxForwards:
+        // RFC 9110 7.6.2: an OPTIONS or TRACE goes on with one hop fewer (0 is answered here).
+        if (const auto hops = maxForwards(req); hops && *hops > 0) {
+          out.header("Max-Forwards", std::to_string(*hops - 1));
+          continue;
+        }
+        break;
       default:
         break;
     }
@@ -269,6 +276,19 @@ void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_ali
   }
   if (framing == Framing::Chunked) out.put("Transfer-Encoding: chunked\r\n");
   out.put("\r\n");
+}
+
+std::string traceEcho(const MessageHead& req) {
+  std::string out =
+      req.method + " " + req.target + (req.isHttp10() ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  for (const auto& f : req.headers) {
+    if (iequals(f.name, "authorization") || iequals(f.name, "proxy-authorization") ||
+        iequals(f.name, "cookie"))
+      continue;
+    out.append(f.name).append(": ").append(f.value).append("\r\n");
+  }
+  out.append("\r\n");
+  return out;
 }
 
 void appendChunk(std::string& out, const char* data, size_t len) {

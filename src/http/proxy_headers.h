@@ -47,6 +47,11 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
 void writeClientResponse(const MessageHead& resp, Framing framing, bool keep_alive,
                          bool client_http10, std::string& out, const HeaderEdits* edits = nullptr);
 
+/// The answer to a TRACE that reached its last hop (RFC 9110 9.3.8): the request head as
+/// received, without the fields that carry credentials (Authorization, Proxy-Authorization,
+/// Cookie), as a message/http body.
+std::string traceEcho(const MessageHead& req);
+
 /// Appends one chunk of chunked transfer coding (RFC 9112 7.1). Empty data writes nothing.
 void appendChunk(std::string& out, const char* data, size_t len);
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";

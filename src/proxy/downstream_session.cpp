@@ -21,6 +21,8 @@ constexpr size_t kMaxReplay = 64 * 1024;    // request bytes kept to retry on a 
 constexpr milliseconds kLinger{2000};       // lingering close: read and discard this long
 constexpr milliseconds kCompactAfter{250};  // idle this long: give back buffers
 constexpr size_t kPooledExchanges = 256;    // Exchanges kept per worker for reuse
+// The Allow of weir's own answer to OPTIONS for a route that takes any method.
+constexpr const char* kAllMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
 
 /// The request's header fields as the route table reads them.
 class MessageHeaders final : public routing::HeaderLookup {
@@ -408,6 +410,21 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   const RouteView& rv = lv.route_views[*index];
   if (!rv.upstream) {
     localReply(500, "route has no action\n", nullptr, false);
+    return true;
+  }
+  // RFC 9110 7.6.2: an OPTIONS or TRACE with no hops left is answered here, as its final
+  // recipient; with hops left it goes on with one fewer (writeUpstreamRequest).
+  if (const auto hops = http::maxForwards(h); hops && *hops == 0) {
+    config::Respond last;
+    if (h.method == "TRACE") {
+      last.body = http::traceEcho(h);
+      last.headers.push_back({"Content-Type", "message/http"});
+    } else {
+      std::string allow;
+      for (const auto& m : route.match.methods) allow.append(allow.empty() ? "" : ", ").append(m);
+      last.headers.push_back({"Allow", allow.empty() ? kAllMethods : allow});
+    }
+    localReply(200, last.body, &last, false);
     return true;
   }
   ex().cluster = ctx_.cluster(*ex().snapshot, *rv.upstream);

@@ -104,6 +104,39 @@ def test_options_asterisk_and_trace_are_forwarded_unless_a_route_answers_them(up
     assert [(e["method"], e["path"]) for e in web.stats()["received"]] == [("TRACE", "/x")]
 
 
+def test_max_forwards_zero_is_answered_by_weir_and_counted_down_otherwise(upstream, weir):
+    """RFC 9110 7.6.2: an OPTIONS or TRACE with Max-Forwards 0 is answered by weir itself (OPTIONS
+    with the route's methods in Allow, TRACE with the request echoed as message/http, minus the
+    fields that carry credentials); with hops left it goes upstream with one fewer. Other
+    methods, and values weir cannot read, go on unchanged."""
+    web, api = upstream("web"), upstream("api")
+    w = start(weir, [web, api], [
+        {"match": {"path_prefix": "/api/", "methods": ["GET", "OPTIONS"]}, "upstream": "api"},
+        {"match": {"path_prefix": "/"}, "upstream": "web"},
+    ])
+    with w.client() as c:
+        opt = c.request("OPTIONS", "/x", headers=[("Max-Forwards", "0")])
+        assert (opt.status, opt.upstream, opt.body) == (200, None, b"")
+        assert opt.header("Allow") == "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"
+        assert c.request("OPTIONS", "/api/v", headers=[("Max-Forwards", "0")]).header(
+            "Allow") == "GET, OPTIONS"
+        trace = c.request("TRACE", "/t?q=1", headers=[("Max-Forwards", "0"), ("X-Hop", "a"),
+                                                     ("Cookie", "s=1"),
+                                                     ("Authorization", "Bearer x")])
+        assert (trace.status, trace.upstream) == (200, None)
+        assert trace.header("Content-Type") == "message/http"
+        assert trace.body.startswith(b"TRACE /t?q=1 HTTP/1.1\r\n")
+        assert b"X-Hop: a\r\n" in trace.body and trace.body.endswith(b"\r\n\r\n")
+        assert b"Cookie" not in trace.body and b"Authorization" not in trace.body
+        assert web.received_nothing() and api.received_nothing()
+        assert c.request("TRACE", "/t", headers=[("Max-Forwards", "3")]).upstream == "web"
+        assert c.request("OPTIONS", "/o", headers=[("Max-Forwards", "1")]).upstream == "web"
+        assert c.request("GET", "/g", headers=[("Max-Forwards", "0")]).upstream == "web"
+        assert c.request("TRACE", "/bad", headers=[("Max-Forwards", "x")]).upstream == "web"
+    got = {e["path"]: received_header(e, "max-forwards") for e in web.stats()["received"]}
+    assert got == {"/t": "2", "/o": "0", "/g": "0", "/bad": "x"}
+
+
 def test_header_exact_value_is_byte_for_byte_and_the_name_any_case(upstream, weir):
     canary, web = upstream("canary"), upstream("web")
     w = start(weir, [canary, web], [

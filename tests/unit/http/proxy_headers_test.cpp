@@ -167,6 +167,52 @@ TEST(ProxyHeaders, DropsContentLengthFrom204And1xxOnly) {
   }
 }
 
+// RFC 9110 7.6.2: Max-Forwards counts down on OPTIONS and TRACE only; a value weir cannot read
+// (not 1*DIGIT, or repeated) is left as it came, as are other methods' values.
+TEST(ProxyHeaders, MaxForwardsOfOptionsAndTraceIsReadAndCountedDown) {
+  auto h = request({{"Host", "a"}, {"max-forwards", "5"}});
+  EXPECT_EQ(h.headers[1].id, HeaderId::MaxForwards);
+  EXPECT_EQ(maxForwards(h), std::nullopt);  // GET
+  EXPECT_NE(upstreamHead(h).find("\r\nmax-forwards: 5\r\n"), std::string::npos);
+  for (const char* method : {"OPTIONS", "TRACE"}) {
+    h.method = method;
+    EXPECT_EQ(maxForwards(h), 5u) << method;
+    const std::string out = upstreamHead(h);
+    EXPECT_NE(out.find("\r\nMax-Forwards: 4\r\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("max-forwards"), std::string::npos) << out;
+  }
+  h.headers[1].value = "0";
+  EXPECT_EQ(maxForwards(h), 0u);
+  h.headers[1].value = "99999999999999999999999";  // saturates
+  EXPECT_EQ(maxForwards(h), 0xffffffffu);
+  EXPECT_NE(upstreamHead(h).find("Max-Forwards: 4294967294\r\n"), std::string::npos);
+  for (const char* bad : {"", "1x", "-1", "+1", "1 2"}) {
+    h.headers[1].value = bad;
+    EXPECT_EQ(maxForwards(h), std::nullopt) << bad;
+    EXPECT_NE(upstreamHead(h).find(std::string("\r\nmax-forwards: ") + bad + "\r\n"),
+              std::string::npos)
+        << bad;
+  }
+  h.headers[1].value = "3";
+  h.headers.push_back({"Max-Forwards", "7"});
+  EXPECT_EQ(maxForwards(h), std::nullopt);  // repeated: which one?
+  h.headers.pop_back();
+  h.headers.erase(h.headers.begin() + 1);
+  EXPECT_EQ(maxForwards(h), std::nullopt);  // absent
+}
+
+TEST(ProxyHeaders, TraceEchoIsTheRequestHeadWithoutCredentials) {
+  auto h = request({{"Host", "a"},
+                    {"Authorization", "Basic eDp5"},
+                    {"X-Trace", "1"},
+                    {"cookie", "s=1"},
+                    {"Proxy-Authorization", "Basic eDp5"}});
+  h.method = "TRACE";
+  EXPECT_EQ(traceEcho(h), "TRACE /x HTTP/1.1\r\nHost: a\r\nX-Trace: 1\r\n\r\n");
+  h.minor = 0;
+  EXPECT_EQ(traceEcho(h).rfind("TRACE /x HTTP/1.0\r\n", 0), 0u);
+}
+
 TEST(ProxyHeaders, EncodesChunks) {
   std::string out;
   appendChunk(out, "hello world, this is 26 b.", 26);
