@@ -834,11 +834,14 @@ void DownstreamSession::closeAfterFlush(bool client_finished) {
 void DownstreamSession::startLinger() {
   if (lingering_) return;
   lingering_ = true;
-  // Every byte is with the kernel, which sends it before the FIN. The client was not read since
-  // its request (clientDoneSending): bytes it sent anyway would turn the close into a reset.
-  if (quiet_close_ && !client_.hasUnreadBytes()) {
-    closeNow();
-    return;
+  if (quiet_close_) {
+    // Every byte is with the kernel, which sends it before the FIN. The client was not read since
+    // its request (clientDoneSending): bytes it sent anyway would turn the close into a reset.
+    if (!client_.hasUnreadBytes()) {
+      closeNow();
+      return;
+    }
+    quiet_close_ = false;  // it did: linger as after any other close (updateFlow reads again)
   }
   if (tls_ && tls_->handshakeDone()) {
     tls_->shutdown();  // close_notify
