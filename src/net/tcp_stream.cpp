@@ -107,12 +107,12 @@ void TcpStream::readAvailable() {
 }
 
 bool TcpStream::hasUnreadBytes() const {
-  uv_os_fd_t fd;
-  if (!handle_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0) return false;
+  const int sock = fd();
+  if (sock < 0) return false;
   char byte;
   ssize_t n;
   do {
-    n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    n = ::recv(sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   return n > 0;
 }

@@ -21,8 +21,23 @@ constexpr size_t kMaxReplay = 64 * 1024;    // request bytes kept to retry on a 
 constexpr milliseconds kLinger{2000};       // lingering close: read and discard this long
 constexpr milliseconds kCompactAfter{250};  // idle this long: give back buffers
 constexpr size_t kPooledExchanges = 256;    // Exchanges kept per worker for reuse
-// The Allow of weir's own answer to OPTIONS for a route that takes any method.
-constexpr const char* kAllMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+
+// weir's answer, as the final recipient, to an OPTIONS or TRACE with Max-Forwards 0 (RFC 9110
+// 7.6.2): OPTIONS gets the route's methods in Allow (all weir forwards when the route takes any),
+// TRACE the request echoed back (RFC 9110 9.3.8).
+config::Respond lastHopAnswer(const http::MessageHead& h, const config::Route& route) {
+  config::Respond answer;
+  if (h.method == "TRACE") {
+    answer.body = http::traceEcho(h);
+    answer.headers.push_back({"Content-Type", "message/http"});
+    return answer;
+  }
+  std::string allow;
+  for (const auto& m : route.match.methods) allow.append(allow.empty() ? "" : ", ").append(m);
+  answer.headers.push_back(
+      {"Allow", allow.empty() ? "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH" : allow});
+  return answer;
+}
 
 /// The request's header fields as the route table reads them.
 class MessageHeaders final : public routing::HeaderLookup {
@@ -415,16 +430,8 @@ bool DownstreamSession::onRequestHead(http::HttpParser& p) {
   // RFC 9110 7.6.2: an OPTIONS or TRACE with no hops left is answered here, as its final
   // recipient; with hops left it goes on with one fewer (writeUpstreamRequest).
   if (const auto hops = http::maxForwards(h); hops && *hops == 0) {
-    config::Respond last;
-    if (h.method == "TRACE") {
-      last.body = http::traceEcho(h);
-      last.headers.push_back({"Content-Type", "message/http"});
-    } else {
-      std::string allow;
-      for (const auto& m : route.match.methods) allow.append(allow.empty() ? "" : ", ").append(m);
-      last.headers.push_back({"Allow", allow.empty() ? kAllMethods : allow});
-    }
-    localReply(200, last.body, &last, false);
+    const config::Respond last = lastHopAnswer(h, route);
+    localReply(last.status, last.body, &last, false);
     return true;
   }
   ex().cluster = ctx_.cluster(*ex().snapshot, *rv.upstream);
