@@ -98,6 +98,11 @@ Result<int> openListenSocket(const SocketAddress& address, int backlog, bool reu
   return fd;
 }
 
+void delayFirstAcks(int listen_fd) {
+  const int zero = 0;
+  setsockopt(listen_fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
+}
+
 Result<SocketAddress> localAddress(int fd) {
   SocketAddress a;
   socklen_t len = sizeof a.storage;

@@ -305,7 +305,7 @@ size_t DownstreamSession::parseClientBytes(const char* data, size_t len) {
   auto out = ex().request_parser.execute(data, len);
   switch (out.status) {
     case http::HttpParser::Status::NeedMore:
-      if (ex().request_parser.headComplete()) client_.quickAck();  // the body continues
+      client_.quickAck();  // the rest of the request is awaited: acknowledge what came now
       return len;
     case http::HttpParser::Status::MessageComplete:
       request_paused_ = true;

@@ -1,4 +1,5 @@
-// openListenSocket: the options every listener and every connection accepted on it carry.
+// openListenSocket and delayFirstAcks: the options every listener and every connection
+// accepted on it carry.
 #include "net/socket_address.h"
 
 #include <gtest/gtest.h>
@@ -18,27 +19,47 @@ int intOption(int fd, int level, int name) {
   return value;
 }
 
-TEST(OpenListenSocket, AcceptedConnectionsInheritNoDelay) {
-  auto address = SocketAddress::parseNumeric("127.0.0.1", 0);
-  ASSERT_TRUE(address);
-  auto listener = openListenSocket(*address, 16);
-  ASSERT_TRUE(listener) << listener.error().detail;
-  EXPECT_NE(intOption(*listener, SOL_SOCKET, SO_REUSEPORT), 0);
-  auto bound = localAddress(*listener);
-  ASSERT_TRUE(bound);
+// A listening socket on a free loopback port, a client connected to it and the connection it
+// accepted; closes all three.
+struct AcceptedPair {
+  int listener = -1, client = -1, accepted = -1;
+  explicit AcceptedPair(bool delay_acks) {
+    auto address = SocketAddress::parseNumeric("127.0.0.1", 0);
+    EXPECT_TRUE(address);
+    auto fd = openListenSocket(*address, 16);
+    EXPECT_TRUE(fd) << fd.error().detail;
+    if (!fd) return;
+    listener = *fd;
+    if (delay_acks) delayFirstAcks(listener);
+    auto bound = localAddress(listener);
+    EXPECT_TRUE(bound);
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_EQ(connect(client, bound->get(), sizeof(sockaddr_in)), 0);
+    pollfd ready{listener, POLLIN, 0};
+    EXPECT_EQ(poll(&ready, 1, 5000), 1);
+    accepted = accept(listener, nullptr, nullptr);
+    EXPECT_GE(accepted, 0);
+  }
+  ~AcceptedPair() {
+    for (int fd : {accepted, client, listener})
+      if (fd >= 0) close(fd);
+  }
+};
 
-  const int client = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(client, 0);
-  ASSERT_EQ(connect(client, bound->get(), sizeof(sockaddr_in)), 0);
-  pollfd ready{*listener, POLLIN, 0};
-  ASSERT_EQ(poll(&ready, 1, 5000), 1);
-  const int accepted = accept(*listener, nullptr, nullptr);
-  ASSERT_GE(accepted, 0);
-  EXPECT_NE(intOption(accepted, IPPROTO_TCP, TCP_NODELAY), 0);
-  EXPECT_EQ(intOption(client, IPPROTO_TCP, TCP_NODELAY), 0);  // the option is not a default
-  close(accepted);
-  close(client);
-  close(*listener);
+TEST(OpenListenSocket, AcceptedConnectionsInheritNoDelay) {
+  AcceptedPair pair(/*delay_acks=*/false);
+  EXPECT_NE(intOption(pair.listener, SOL_SOCKET, SO_REUSEPORT), 0);
+  EXPECT_NE(intOption(pair.accepted, IPPROTO_TCP, TCP_NODELAY), 0);
+  EXPECT_EQ(intOption(pair.client, IPPROTO_TCP, TCP_NODELAY), 0);  // the option is not a default
+}
+
+// TCP_QUICKACK reads 1 while the socket acknowledges at once, 0 while it delays its ACKs.
+TEST(OpenListenSocket, DelayFirstAcksIsInheritedByAcceptedConnections) {
+  AcceptedPair quick(/*delay_acks=*/false);
+  EXPECT_EQ(intOption(quick.accepted, IPPROTO_TCP, TCP_QUICKACK), 1);  // the kernel's default
+  AcceptedPair delayed(/*delay_acks=*/true);
+  EXPECT_EQ(intOption(delayed.accepted, IPPROTO_TCP, TCP_QUICKACK), 0);
+  EXPECT_EQ(intOption(delayed.client, IPPROTO_TCP, TCP_QUICKACK), 1);
 }
 
 }  // namespace
