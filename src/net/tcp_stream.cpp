@@ -132,7 +132,7 @@ void TcpStream::stopRead() {
 // The direct attempt uses send() rather than libuv's write(): the same bytes, without the VFS
 // layers a write() on a socket goes through first (a measurable share of the kernel time per
 // request on loopback).
-bool TcpStream::write(std::string_view data) {
+bool TcpStream::write(std::string_view data, bool last) {
   if (!handle_ || shut_) return false;
   if (data.empty()) return true;
   quick_ack_ = false;
@@ -142,7 +142,7 @@ bool TcpStream::write(std::string_view data) {
       uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) == 0) {
     ssize_t n;
     do {
-      n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT | (last ? MSG_MORE : 0));
     } while (n < 0 && errno == EINTR);
     if (n == static_cast<ssize_t>(data.size())) return true;
     if (n > 0) {

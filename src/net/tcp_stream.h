@@ -51,8 +51,10 @@ class TcpStream {
   bool hasUnreadBytes() const;
 
   /// Sends `data` (tries a direct send first, queues the rest). False when the stream is closed
-  /// or shut down for writing, or the send failed at once.
-  bool write(std::string_view data);
+  /// or shut down for writing, or the send failed at once. `last`: the caller closes or
+  /// half-closes the stream right after this write (or writes once more without `last`), so
+  /// the kernel may hold the bytes (MSG_MORE) until then and send the FIN in their segment.
+  bool write(std::string_view data, bool last = false);
   bool write(std::string&& data);
   size_t queuedBytes() const;
 

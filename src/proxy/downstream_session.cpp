@@ -762,7 +762,9 @@ void DownstreamSession::flushClient() {
     client_out_.clear();
     tls_->takeOutput(client_out_);
   }
-  if (!client_.write(std::string_view(client_out_))) {
+  // Closing: startLinger() below, or the last onWritten(), closes or half-closes at once (a TLS
+  // close_notify is written first), so the response and the FIN can share a segment.
+  if (!client_.write(std::string_view(client_out_), /*last=*/phase_ == Phase::Closing)) {
     client_out_.clear();
     closeNow();
     return;

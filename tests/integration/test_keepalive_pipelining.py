@@ -181,17 +181,14 @@ def test_bytes_sent_after_a_close_request_do_not_turn_the_close_into_a_reset(ups
     assert web.stats()["requests"] == 1
 
 
-def _segments_sent(weir_port: int, client_port: int) -> tuple[int, int]:
-    """(segments, data segments) weir's socket of this connection has sent, from `ss -i`."""
-    out = subprocess.run(["ss", "-tinH", "state", "established",
-                          f"( sport = :{weir_port} and dport = :{client_port} )"],
+def _tcp_counters(local_port: int, remote_port: int) -> dict[str, int]:
+    """The segment counters of one connection's socket (the end bound to `local_port`), from
+    `ss -i`: segs_out, data_segs_out, segs_in, data_segs_in (0 when ss leaves one out)."""
+    out = subprocess.run(["ss", "-tinH", f"( sport = :{local_port} and dport = :{remote_port} )"],
                          capture_output=True, text=True, check=True).stdout
-
-    def counter(name):
-        m = re.search(rf"\b{name}:(\d+)", out)
-        return int(m.group(1)) if m else 0
-    assert f":{client_port}" in out, out
-    return counter("segs_out"), counter("data_segs_out")
+    assert f":{remote_port}" in out, out
+    names = ("segs_out", "data_segs_out", "segs_in", "data_segs_in")
+    return {n: int(m.group(1)) if (m := re.search(rf"\b{n}:(\d+)", out)) else 0 for n in names}
 
 
 def test_a_whole_request_is_acknowledged_by_its_response_alone(upstream, weir):
@@ -209,9 +206,9 @@ def test_a_whole_request_is_acknowledged_by_its_response_alone(upstream, weir):
         with w.client() as c:
             c.send(build_request("GET", f"/echo?i={i}"))
             assert c.read_response().status == 200
-            segments, data = _segments_sent(w.port, c.sock.getsockname()[1])
-            assert data >= 1, (segments, data)
-            response_only += segments == data
+            sent = _tcp_counters(w.port, c.sock.getsockname()[1])
+            assert sent["data_segs_out"] >= 1, sent
+            response_only += sent["segs_out"] == sent["data_segs_out"]
     assert response_only >= 6, response_only
     with socket.create_connection(("127.0.0.1", w.port), timeout=5) as s:  # Nagle is on
         s.sendall(b"GET /echo?split=1 HTTP/1.1\r\nHo")
@@ -222,6 +219,29 @@ def test_a_whole_request_is_acknowledged_by_its_response_alone(upstream, weir):
             assert chunk, data
             data += chunk
     assert data.startswith(b"HTTP/1.1 200 "), data
+
+
+def test_the_last_response_before_a_close_carries_the_fin(upstream, weir):
+    """When weir closes after a response (here the client asked it to), the response and the
+    FIN leave in one segment, and the client's ACK of both rides on its own FIN: two segments
+    fewer per closed connection. The client receives one segment after the SYN-ACK. A
+    response later than the delayed-ACK timer would be preceded by an ACK, so most
+    connections, not all, must show it; before, none did."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}, workers=1, routes=[
+        {"match": {"path": "/ping"}, "respond": {"status": 200, "body": "pong\n"}}]))
+    one_segment = 0
+    for _ in range(10):
+        with socket.create_connection(("127.0.0.1", w.port), timeout=5) as s:
+            s.sendall(build_request("GET", "/ping", [("Connection", "close")]))
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\npong\n"), data
+            got = _tcp_counters(s.getsockname()[1], w.port)
+            assert got["data_segs_in"] == 1, got
+            one_segment += got["segs_in"] == 2  # the SYN-ACK, then the response with the FIN
+    assert one_segment >= 6, one_segment
 
 
 def test_pipelined_requests_are_answered_in_order(upstream, weir):

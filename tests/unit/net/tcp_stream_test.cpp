@@ -118,6 +118,29 @@ TEST_F(TcpStreamTest, WritesArriveInOrderAndEofIsReported) {
   EXPECT_EQ(client->queuedBytes(), 0u);
 }
 
+// A last write waits in the kernel (for at most 200 ms) for the close or half-close that
+// follows it, so the FIN leaves in its segment; a write too large to go at once is sent whole.
+TEST_F(TcpStreamTest, ALastWriteIsHeldForTheFinThatFollowsIt) {
+  client->startRead();
+  ASSERT_TRUE(server->write(std::string_view("bye"), /*last=*/true));
+  for (int i = 0; i < 5; ++i) uv_run(loop_.raw(), UV_RUN_NOWAIT);
+  EXPECT_EQ(client_events.data, "");
+  server->shutdownWrite();
+  runUntil([&] { return client_events.read_end != 1; });
+  EXPECT_EQ(client_events.data, "bye");
+  EXPECT_EQ(client_events.read_end, UV_EOF);
+}
+
+TEST_F(TcpStreamTest, ALastWriteTooLargeForOneSendArrivesWhole) {
+  client->startRead();
+  ASSERT_TRUE(server->write(std::string(8 << 20, 'x'), /*last=*/true));
+  EXPECT_GT(server->queuedBytes(), 0u);
+  server->shutdownWrite();
+  runUntil([&] { return client_events.read_end != 1; });
+  EXPECT_EQ(client_events.data.size(), size_t{8} << 20);
+  EXPECT_EQ(client_events.read_end, UV_EOF);
+}
+
 TEST_F(TcpStreamTest, PeerIpIsTheOtherEndsAddress) {
   EXPECT_EQ(server->peerIp(), "127.0.0.1");
   EXPECT_EQ(client->peerIp(), "127.0.0.1");
