@@ -68,11 +68,11 @@ class TcpStream {
   /// The socket, for options and tests; -1 before connect() or accept().
   int fd() const;
   void setNoDelay(bool on);
-  /// For a body still arriving: acknowledge segments as they are read rather than after the
-  /// delayed-ACK timer. A socket that has just sent a request or response is in "interactive"
-  /// mode and delays its ACKs; a peer waiting on them for send-buffer space would stall for
-  /// 40 ms or more. TCP_QUICKACK lasts until the socket sends again, so this sets it once per
-  /// write.
+  /// For a message still arriving (a head split over reads, a body): acknowledge segments as
+  /// they are read rather than after the delayed-ACK timer. A socket that has just sent a
+  /// request or response, or was accepted with delayFirstAcks(), delays its ACKs; a peer
+  /// waiting on them (for send-buffer space, or under Nagle) would stall for 40 ms or more.
+  /// TCP_QUICKACK lasts until the socket sends again, so this sets it once per write.
   void quickAck();
 
  private:
