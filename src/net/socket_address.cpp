@@ -98,9 +98,9 @@ Result<int> openListenSocket(const SocketAddress& address, int backlog, bool reu
   return fd;
 }
 
-void delayFirstAcks(int listen_fd) {
-  const int zero = 0;
-  setsockopt(listen_fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
+void delayFirstAcks(int listen_fd, bool delay) {
+  const int quick = delay ? 0 : 1;
+  setsockopt(listen_fd, IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
 }
 
 Result<SocketAddress> localAddress(int fd) {

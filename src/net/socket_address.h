@@ -34,12 +34,12 @@ inline constexpr int kListenBacklog = 4096;
 /// otherwise) and TCP_NODELAY (inherited by accepted connections), bound to `address`. Returns
 /// the fd.
 Result<int> openListenSocket(const SocketAddress& address, int backlog, bool reuse_port = true);
-/// Makes the connections `listen_fd` accepts start with delayed ACKs (TCP_QUICKACK off,
-/// inherited on Linux): a request that arrives whole is acknowledged by the response instead
-/// of by a segment of its own. A server that reads a partial request must call
+/// With `delay`, makes the connections `listen_fd` accepts start with delayed ACKs (TCP_QUICKACK
+/// off, inherited on Linux): a request that arrives whole is acknowledged by the response
+/// instead of by a segment of its own. A server that reads a partial request must call
 /// TcpStream::quickAck(), or a client waiting on that ACK (Nagle) stalls for the delayed-ACK
-/// timer.
-void delayFirstAcks(int listen_fd);
+/// timer. Without, they start with the kernel's quick ACKs again.
+void delayFirstAcks(int listen_fd, bool delay);
 /// The address a bound socket actually has (learns the port when bound to port 0).
 Result<SocketAddress> localAddress(int fd);
 

@@ -76,7 +76,7 @@ bool Server::openListeners(const proxy::Snapshot& snapshot, const proxy::Snapsho
       }
       // A plain-HTTP request is answered by a response that carries the ACK; a TLS handshake
       // is a dialogue of partial reads, so its connections keep quick ACKs.
-      if (!lv.config->tls) net::delayFirstAcks(*fd);
+      net::delayFirstAcks(*fd, !lv.config->tls);
       if (w == 0) {  // port 0: every copy must share the port the first one got
         auto local = net::localAddress(*fd);
         if (local) bound = *local;

@@ -126,8 +126,12 @@ void Worker::applySnapshot(std::shared_ptr<const proxy::Snapshot> snapshot, List
   listener_stats_ = std::move(stats);
 
   for (auto it = listeners_.begin(); it != listeners_.end();) {
-    const bool kept = snapshot->findListener((*it)->name) && !fds.count((*it)->name);
-    if (kept) {
+    const auto index = snapshot->findListener((*it)->name);
+    if (index && !fds.count((*it)->name)) {
+      // Kept at the same address: its socket may have switched between plain HTTP and TLS.
+      uv_os_fd_t fd;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>((*it)->handle), &fd) == 0)
+        net::delayFirstAcks(fd, !snapshot->listeners[*index].config->tls);
       ++it;
       continue;
     }

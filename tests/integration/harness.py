@@ -105,6 +105,16 @@ def connection_refused(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def tcp_counters(local_port: int, remote_port: int) -> dict[str, int]:
+    """The segment counters of one connection's socket (the end bound to `local_port`), from
+    `ss -i`: segs_out, data_segs_out, segs_in, data_segs_in (0 when ss leaves one out)."""
+    out = subprocess.run(["ss", "-tinH", f"( sport = :{local_port} and dport = :{remote_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    assert f":{remote_port}" in out, out
+    names = ("segs_out", "data_segs_out", "segs_in", "data_segs_in")
+    return {n: int(m.group(1)) if (m := re.search(rf"\b{n}:(\d+)", out)) else 0 for n in names}
+
+
 def _split_hostport(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)

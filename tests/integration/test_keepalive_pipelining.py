@@ -1,13 +1,12 @@
 """Keep-alive on both sides, the upstream connection pool, and pipelined requests."""
 import os
-import re
 import socket
-import subprocess
 import time
 
 import pytest
 
-from harness import SANITIZED, build_request, free_port, proxy_config, wait_until
+from harness import SANITIZED, build_request, free_port, proxy_config, tcp_counters, \
+    wait_until
 
 WORKERS = 2
 
@@ -181,16 +180,6 @@ def test_bytes_sent_after_a_close_request_do_not_turn_the_close_into_a_reset(ups
     assert web.stats()["requests"] == 1
 
 
-def _tcp_counters(local_port: int, remote_port: int) -> dict[str, int]:
-    """The segment counters of one connection's socket (the end bound to `local_port`), from
-    `ss -i`: segs_out, data_segs_out, segs_in, data_segs_in (0 when ss leaves one out)."""
-    out = subprocess.run(["ss", "-tinH", f"( sport = :{local_port} and dport = :{remote_port} )"],
-                         capture_output=True, text=True, check=True).stdout
-    assert f":{remote_port}" in out, out
-    names = ("segs_out", "data_segs_out", "segs_in", "data_segs_in")
-    return {n: int(m.group(1)) if (m := re.search(rf"\b{n}:(\d+)", out)) else 0 for n in names}
-
-
 def test_a_whole_request_is_acknowledged_by_its_response_alone(upstream, weir):
     """Connections to a plain-HTTP listener start with delayed ACKs (as HAProxy's): a request
     that arrives whole is acknowledged by the response, not by a segment of its own first, one
@@ -206,7 +195,7 @@ def test_a_whole_request_is_acknowledged_by_its_response_alone(upstream, weir):
         with w.client() as c:
             c.send(build_request("GET", f"/echo?i={i}"))
             assert c.read_response().status == 200
-            sent = _tcp_counters(w.port, c.sock.getsockname()[1])
+            sent = tcp_counters(w.port, c.sock.getsockname()[1])
             assert sent["data_segs_out"] >= 1, sent
             response_only += sent["segs_out"] == sent["data_segs_out"]
     assert response_only >= 6, response_only
@@ -238,7 +227,7 @@ def test_the_last_response_before_a_close_carries_the_fin(upstream, weir):
             while chunk := s.recv(65536):
                 data += chunk
             assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\npong\n"), data
-            got = _tcp_counters(s.getsockname()[1], w.port)
+            got = tcp_counters(s.getsockname()[1], w.port)
             assert got["data_segs_in"] == 1, got
             one_segment += got["segs_in"] == 2  # the SYN-ACK, then the response with the FIN
     assert one_segment >= 6, one_segment

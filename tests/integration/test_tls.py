@@ -25,7 +25,8 @@ import pytest
 import websockets
 
 from harness import (SANITIZED, WEIR_BIN, HttpClient, free_port, pattern_chunks, pattern_sha256,
-                     port_accepts, raw_exchange, received_header, status_of, to_yaml, wait_until)
+                     port_accepts, raw_exchange, received_header, status_of, tcp_counters, to_yaml,
+                     wait_until)
 
 CMD_TIMEOUT = 15  # seconds, for every openssl / curl run
 MIB = 1 << 20
@@ -141,11 +142,12 @@ def listener_tls(pki: Pki, certs=("a", "b", "wild"), **extra) -> dict:
     return {"certificates": [{"cert": pki.crt(c), "key": pki.key(c)} for c in certs], **extra}
 
 
-def tls_config(port: int, tls: dict, *, upstream: str | None = None, workers: int = 2,
+def tls_config(port: int, tls: dict | None, *, upstream: str | None = None, workers: int = 2,
                upstreams: list | None = None, more_listeners: list | None = None,
                admin_port: int | None = None, timeouts: dict | None = None) -> str:
     """One TLS listener `secure` (plus more_listeners): /ping answered by weir ("pong"), the rest
-    to `upstream` when given. upstreams: full upstream entries (default: `web` on upstream)."""
+    to `upstream` when given. upstreams: full upstream entries (default: `web` on upstream).
+    tls None: `secure` speaks plain HTTP."""
     routes = [{"match": {"path": "/ping"},
                "respond": {"status": 200, "body": "pong\n",
                            "headers": {"Content-Type": "text/plain"}}}]
@@ -158,8 +160,8 @@ def tls_config(port: int, tls: dict, *, upstream: str | None = None, workers: in
     cfg = {
         "workers": workers,
         "pid_file": "off",
-        "listeners": [{"name": "secure", "listen": f"127.0.0.1:{port}", "tls": tls,
-                       "routes": routes}, *(more_listeners or [])],
+        "listeners": [{"name": "secure", "listen": f"127.0.0.1:{port}", "routes": routes,
+                       **({"tls": tls} if tls is not None else {})}, *(more_listeners or [])],
         "limits": {"max_body_bytes": "200MiB"},
         "timeouts": {"client_header": "5s", "client_body": "20s", "keepalive": "10s",
                      "shutdown_grace": "5s", **(timeouts or {})},
@@ -809,6 +811,34 @@ def test_reload_with_a_bad_key_keeps_the_running_certificates(weir, pki):
     w.wait_stderr(r"reload failed", since=mark)
     assert "does not match" in w.stderr_text()[mark:]
     assert curl_status(curl(port, "a.test", "/ping", pki)) == 200
+
+
+def test_a_reload_switches_a_listener_between_tls_and_plain_http(weir, pki):
+    """TLS turned off and on again at the same address: the listening sockets stay, and new
+    connections speak what the running config says. Without TLS they start with delayed ACKs as
+    a plain listener's always do (a request that arrives whole is acknowledged by its response
+    alone, for most of ten connections; see test_a_whole_request_is_acknowledged_by_its_
+    response_alone): a socket kept from the TLS config would acknowledge each one at once."""
+    port = free_port()
+    w = weir(tls_config(port, listener_tls(pki, certs=("a",))))
+    assert https_get(port, "a.test", "/ping", client_context(pki)) == (200, b"pong\n")
+    for generation, tls in ((2, None), (3, listener_tls(pki, certs=("a",)))):
+        w.config_path.write_text(tls_config(port, tls))
+        mark = len(w.stderr_text())
+        w.send_signal(signal.SIGHUP)
+        w.wait_stderr(rf"reloaded .*generation {generation}", since=mark)
+        if tls:
+            assert https_get(port, "a.test", "/ping", client_context(pki)) == (200, b"pong\n")
+            continue
+        response_only = 0
+        for _ in range(10):
+            with HttpClient(port, timeout=5) as c:
+                c.send(b"GET /ping HTTP/1.1\r\nHost: a.test\r\n\r\n")
+                r = c.read_response()
+                assert (r.status, r.body) == (200, b"pong\n")
+                sent = tcp_counters(port, c.sock.getsockname()[1])
+                response_only += sent["segs_out"] == sent["data_segs_out"]
+        assert response_only >= 6, response_only
 
 
 def test_a_refused_reload_reports_every_tls_problem(weir, pki):

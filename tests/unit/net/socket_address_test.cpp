@@ -23,14 +23,15 @@ int intOption(int fd, int level, int name) {
 // accepted; closes all three.
 struct AcceptedPair {
   int listener = -1, client = -1, accepted = -1;
-  explicit AcceptedPair(bool delay_acks) {
+  // `delays`: the delayFirstAcks() calls made on the listener, in order.
+  explicit AcceptedPair(std::initializer_list<bool> delays = {}) {
     auto address = SocketAddress::parseNumeric("127.0.0.1", 0);
     EXPECT_TRUE(address);
     auto fd = openListenSocket(*address, 16);
     EXPECT_TRUE(fd) << fd.error().detail;
     if (!fd) return;
     listener = *fd;
-    if (delay_acks) delayFirstAcks(listener);
+    for (bool delay : delays) delayFirstAcks(listener, delay);
     auto bound = localAddress(listener);
     EXPECT_TRUE(bound);
     client = socket(AF_INET, SOCK_STREAM, 0);
@@ -47,7 +48,7 @@ struct AcceptedPair {
 };
 
 TEST(OpenListenSocket, AcceptedConnectionsInheritNoDelay) {
-  AcceptedPair pair(/*delay_acks=*/false);
+  AcceptedPair pair;
   EXPECT_NE(intOption(pair.listener, SOL_SOCKET, SO_REUSEPORT), 0);
   EXPECT_NE(intOption(pair.accepted, IPPROTO_TCP, TCP_NODELAY), 0);
   EXPECT_EQ(intOption(pair.client, IPPROTO_TCP, TCP_NODELAY), 0);  // the option is not a default
@@ -55,11 +56,18 @@ TEST(OpenListenSocket, AcceptedConnectionsInheritNoDelay) {
 
 // TCP_QUICKACK reads 1 while the socket acknowledges at once, 0 while it delays its ACKs.
 TEST(OpenListenSocket, DelayFirstAcksIsInheritedByAcceptedConnections) {
-  AcceptedPair quick(/*delay_acks=*/false);
+  AcceptedPair quick;
   EXPECT_EQ(intOption(quick.accepted, IPPROTO_TCP, TCP_QUICKACK), 1);  // the kernel's default
-  AcceptedPair delayed(/*delay_acks=*/true);
+  AcceptedPair delayed({true});
   EXPECT_EQ(intOption(delayed.accepted, IPPROTO_TCP, TCP_QUICKACK), 0);
   EXPECT_EQ(intOption(delayed.client, IPPROTO_TCP, TCP_QUICKACK), 1);
+}
+
+// A listener that a reload turns from plain HTTP to TLS keeps its socket: its new connections
+// must get quick ACKs again.
+TEST(OpenListenSocket, DelayFirstAcksCanBeUndone) {
+  AcceptedPair undone({true, false});
+  EXPECT_EQ(intOption(undone.accepted, IPPROTO_TCP, TCP_QUICKACK), 1);
 }
 
 }  // namespace
