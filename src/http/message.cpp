@@ -15,12 +15,29 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool sameFieldName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x == '_') x = '-';
+    if (y == '_') y = '-';
+    if (x != y) return false;
+  }
+  return true;
+}
+
 HeaderId headerId(std::string_view name) {
   // `lower` holds only lowercase letters and '-': OR-ing 0x20 into a byte of `name` matches a
   // letter in either case, and '-' only itself (the other byte it would match, CR, is no tchar).
+  // A '_' where `lower` has '-' makes the name Underscored.
   auto is = [&](std::string_view lower, HeaderId id) {
-    for (size_t i = 0; i < lower.size(); ++i)
-      if ((name[i] | 0x20) != lower[i]) return HeaderId::Other;
+    for (size_t i = 0; i < lower.size(); ++i) {
+      if ((name[i] | 0x20) == lower[i]) continue;
+      if (name[i] != '_' || lower[i] != '-') return HeaderId::Other;
+      id = HeaderId::Underscored;
+    }
     return id;
   };
   switch (name.size()) {
@@ -96,14 +113,14 @@ size_t MessageHead::count(HeaderId id) const {
 }
 
 const std::string* MessageHead::find(std::string_view name) const {
-  if (const HeaderId id = headerId(name); id != HeaderId::Other) return find(id);
+  if (const HeaderId id = headerId(name); isNamed(id)) return find(id);
   for (const auto& h : headers)
     if (iequals(h.name, name)) return &h.value;
   return nullptr;
 }
 
 size_t MessageHead::count(std::string_view name) const {
-  if (const HeaderId id = headerId(name); id != HeaderId::Other) return count(id);
+  if (const HeaderId id = headerId(name); isNamed(id)) return count(id);
   size_t n = 0;
   for (const auto& h : headers)
     if (iequals(h.name, name)) ++n;

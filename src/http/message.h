@@ -30,10 +30,15 @@ enum class HeaderId : uint8_t {
   XForwardedHost,
   XRequestId,
   MaxForwards,
+  /// One of the names above with `_` for some `-` (X_Forwarded_For): a backend that reads
+  /// fields through CGI-style names (HTTP_X_FORWARDED_FOR) takes it for the real one.
+  Underscored,
 };
 
 /// The id of a field name (any case); Other for the rest.
 HeaderId headerId(std::string_view name);
+/// Whether `id` names exactly one field name (neither Other nor Underscored).
+inline bool isNamed(HeaderId id) { return id != HeaderId::Other && id != HeaderId::Underscored; }
 
 struct HeaderField {
   HeaderField() = default;
@@ -47,6 +52,9 @@ struct HeaderField {
 
 /// ASCII case-insensitive equality (header names, tokens).
 bool iequals(std::string_view a, std::string_view b);
+/// Whether two field names are the same to a backend that reads them through CGI-style names:
+/// case-insensitively, and with `_` and `-` alike (X_Api_Key and x-api-key).
+bool sameFieldName(std::string_view a, std::string_view b);
 /// `s` begins with `prefix`, in any ASCII case ("Bearer ", "http://").
 inline bool istartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);

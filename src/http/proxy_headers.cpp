@@ -124,9 +124,9 @@ void appendEdits(Appender& out, const HeaderEdits* edits) {
 
 bool HeaderEdits::drops(std::string_view name) const {
   for (const auto& r : remove)
-    if (iequals(r, name)) return true;
+    if (sameFieldName(r, name)) return true;
   for (const auto& f : set)
-    if (iequals(f.name, name)) return true;
+    if (sameFieldName(f.name, name)) return true;
   return false;
 }
 
@@ -148,7 +148,11 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   const bool has_connection = connectionNamesFields(req);
   const bool edits = info.edits && !info.edits->empty();
   for (const auto& f : req.headers) {
-    if (f.id == HeaderId::ContentLength || hopByHop(req, f, has_connection)) continue;
+    // Underscored: a backend reading CGI-style names could take X_Forwarded_For for the
+    // X-Forwarded-For written below, or Transfer_Encoding for the framing.
+    if (f.id == HeaderId::ContentLength || f.id == HeaderId::Underscored ||
+        hopByHop(req, f, has_connection))
+      continue;
     if (edits && info.edits->drops(f.name)) continue;
     switch (f.id) {
       case HeaderId::XForwardedFor:

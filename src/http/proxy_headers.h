@@ -17,7 +17,8 @@ struct HeaderEdits {
   std::vector<HeaderField> add;
   std::vector<std::string> remove;
   bool empty() const { return set.empty() && add.empty() && remove.empty(); }
-  /// True when the field `name` of the original message is dropped (removed or replaced).
+  /// True when the field `name` of the original message is dropped (removed or replaced),
+  /// whatever its spelling of '-' (sameFieldName: X_Api_Key goes with X-Api-Key).
   bool drops(std::string_view name) const;
 };
 

@@ -50,6 +50,22 @@ def test_drf_app_sees_the_forwarding_headers(app, weir):
     assert "weir" in seen["via"]
 
 
+def test_drf_app_is_not_fooled_by_underscore_spellings_of_the_forwarding_headers(app, weir):
+    """gunicorn hands X_Forwarded_For to Django as HTTP_X_FORWARDED_FOR, the name of
+    X-Forwarded-For: weir drops a client's underscore spellings of the fields it writes, so the
+    app sees weir's values alone. Other names with '_' still pass."""
+    w = weir(proxy_config(free_port(), {"django": [app.address]}))
+    status, seen = call(w, "GET", "/api/whoami/", headers={
+        "Host": "shop.example.test", "X_Forwarded_For": "203.0.113.66",
+        "X_Forwarded_Proto": "https", "X-Forwarded_Host": "evil.example.test",
+        "X_Custom_Key": "kept"})
+    assert status == 200
+    assert seen["x_forwarded_for"] == "127.0.0.1"
+    assert seen["x_forwarded_proto"] == "http"
+    assert seen["x_forwarded_host"] == "shop.example.test"
+    assert seen["x_custom_key"] == "kept"
+
+
 def test_drf_many_requests_on_one_client_connection(app, weir):
     """gunicorn's sync workers close after each response; weir must keep the client side open."""
     w = weir(proxy_config(free_port(), {"django": [app.address]}))

@@ -85,6 +85,63 @@ TEST(ProxyHeaders, AppendsXForwardedForAndSetsProtoHostViaRequestId) {
   EXPECT_NE(out.find("X-Request-Id: rid\r\n"), std::string::npos);
 }
 
+// A backend that reads fields through CGI-style names (HTTP_X_FORWARDED_FOR) sees X_Forwarded_For
+// and X-Forwarded-For as one: the underscore spelling of a field weir writes itself, frames or
+// drops never reaches it. Other names with '_' pass, and responses keep them.
+TEST(ProxyHeaders, UnderscoreSpellingsOfFieldsWeirHandlesAreDropped) {
+  EXPECT_EQ(headerId("X_Forwarded_For"), HeaderId::Underscored);
+  EXPECT_EQ(headerId("x-forwarded_proto"), HeaderId::Underscored);
+  EXPECT_EQ(headerId("Transfer_Encoding"), HeaderId::Underscored);
+  EXPECT_EQ(headerId("X-Forwarded-For"), HeaderId::XForwardedFor);
+  EXPECT_EQ(headerId("X_Custom_Key"), HeaderId::Other);
+  EXPECT_EQ(headerId("X-Forwarded.For"), HeaderId::Other);
+  auto h = request({{"Host", "site.example"},
+                    {"X_Forwarded_For", "6.6.6.6"},
+                    {"X-Forwarded_Host", "evil.example"},
+                    {"X_REQUEST_ID", "forged"},
+                    {"Content_Length", "5"},
+                    {"Keep_Alive", "1"},
+                    {"X_Custom_Key", "kept"}});
+  std::string out = upstreamHead(h);
+  EXPECT_EQ(out,
+            "GET /x HTTP/1.1\r\nHost: site.example\r\nX_Custom_Key: kept\r\n"
+            "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: site.example\r\nVia: 1.1 weir\r\nX-Request-Id: rid\r\n\r\n");
+  EXPECT_EQ(h.find("X_Forwarded_For"), &h.headers[1].value);  // looked up by its own name
+  EXPECT_EQ(h.find("X-Forwarded-For"), nullptr);
+
+  MessageHead r;
+  r.status = 200;
+  r.headers = {{"X_Forwarded_For", "x"}};
+  std::string resp;
+  writeClientResponse(r, Framing::None, true, false, resp);
+  EXPECT_NE(resp.find("X_Forwarded_For: x\r\n"), std::string::npos);
+}
+
+// A field a route removes or sets goes in either spelling: with `remove: [X-Api-Key]` or
+// `set: {X-User: ...}`, a client's X_Api_Key or X_User cannot stand in for it.
+TEST(ProxyHeaders, RouteEditsDropUnderscoreSpellingsToo) {
+  HeaderEdits edits;
+  edits.remove = {"X-Api-Key"};
+  edits.set = {{"X-User", "alice"}};
+  EXPECT_TRUE(edits.drops("x_api_key"));
+  EXPECT_TRUE(edits.drops("X_User"));
+  EXPECT_FALSE(edits.drops("X-Api-Keys"));
+  EXPECT_TRUE(sameFieldName("X_Api-Key", "x-api_key"));
+  EXPECT_FALSE(sameFieldName("X.Api-Key", "x-api-key"));
+  auto h = request({{"Host", "a"}, {"X_Api_Key", "secret"}, {"X_User", "mallory"}});
+  ForwardInfo info;
+  info.client_ip = "10.0.0.9";
+  info.request_id = "rid";
+  info.target = h.target;
+  info.edits = &edits;
+  std::string out;
+  writeUpstreamRequest(h, info, Framing::None, out);
+  EXPECT_EQ(out.find("secret"), std::string::npos);
+  EXPECT_EQ(out.find("mallory"), std::string::npos);
+  EXPECT_NE(out.find("X-User: alice\r\n"), std::string::npos);
+}
+
 // The writers make room for a head up front from its fields; what weir adds beyond that guess
 // (here X-Forwarded-Host repeats a long Host) grows the output without losing a byte, and
 // whatever the output held before stays in front.

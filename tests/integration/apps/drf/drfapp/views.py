@@ -25,4 +25,5 @@ class WhoAmI(APIView):
             "x_forwarded_host": meta.get("HTTP_X_FORWARDED_HOST"),
             "x_request_id": meta.get("HTTP_X_REQUEST_ID"),
             "via": meta.get("HTTP_VIA"),
+            "x_custom_key": meta.get("HTTP_X_CUSTOM_KEY"),
         })
