@@ -11,6 +11,7 @@
 #include "admin/admin_api.h"
 #include "admin/admin_server.h"
 #include "config/config.h"
+#include "core/ascii.h"
 #include "core/log.h"
 #include "proxy/snapshot.h"
 #include "routing/request_view.h"
@@ -64,7 +65,7 @@ int explain(const weir::config::Config& config, const std::string& request,
     if (colon == std::string::npos) continue;
     size_t v = h.find_first_not_of(" \t", colon + 1);
     list.add(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
-    if (authority.empty() && weir::routing::iequals(h.substr(0, colon), "host"))
+    if (authority.empty() && weir::iequals(h.substr(0, colon), "host"))
       authority = h.substr(v == std::string::npos ? h.size() : v);
   }
   const size_t q = target.find('?');

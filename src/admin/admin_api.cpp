@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/config_json.h"
+#include "core/ascii.h"
 #include "core/log.h"
 #include "net/socket_address.h"
 #include "proxy/snapshot.h"
@@ -98,8 +99,8 @@ bool dashboardOrigin(const AdminRequest& request, bool token_required) {
   const std::string* host = request.head.find("host");
   if (!origin || !host || host->empty()) return false;
   constexpr std::string_view kScheme = "http://";  // the admin endpoint has no TLS
-  if (origin->size() != kScheme.size() + host->size() || !http::istartsWith(*origin, kScheme) ||
-      !http::iequals(std::string_view(*origin).substr(kScheme.size()), *host))
+  if (origin->size() != kScheme.size() + host->size() || !istartsWith(*origin, kScheme) ||
+      !iequals(std::string_view(*origin).substr(kScheme.size()), *host))
     return false;
   if (const std::string* site = request.head.find("sec-fetch-site"); site && *site != "same-origin")
     return false;
@@ -109,7 +110,7 @@ bool dashboardOrigin(const AdminRequest& request, bool token_required) {
   const size_t colon = name.rfind(':');
   if (colon != std::string_view::npos && name.find(']', colon) == std::string_view::npos)
     name = name.substr(0, colon);
-  if (http::iequals(name, "localhost") || name == "[::1]") return true;
+  if (iequals(name, "localhost") || name == "[::1]") return true;
   return name.starts_with("127.") && net::SocketAddress::parseNumeric(std::string(name), 0);
 }
 
@@ -154,7 +155,7 @@ bool AdminApi::authorized(const AdminRequest& request) const {
   if (!header) return false;
   std::string_view value = *header;
   constexpr std::string_view kScheme = "bearer ";
-  if (!http::istartsWith(value, kScheme)) return false;
+  if (!istartsWith(value, kScheme)) return false;
   value.remove_prefix(kScheme.size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   return secretEquals(value, token);

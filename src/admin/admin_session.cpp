@@ -5,6 +5,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "core/ascii.h"
 #include "core/log.h"
 #include "http/http_date.h"
 #include "http/proxy_headers.h"
@@ -116,7 +117,7 @@ bool AdminSession::onHead(http::HttpParser& p) {
     return false;
   }
   if (const std::string* expect = h.find("expect")) {
-    if (!http::iequals(*expect, "100-continue")) {
+    if (!iequals(*expect, "100-continue")) {
       p.fail(417, "unsupported Expect");
       return false;
     }

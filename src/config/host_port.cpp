@@ -7,6 +7,8 @@
 #include <charconv>
 #include <string>
 
+#include "core/ascii.h"
+
 namespace weir::config {
 namespace {
 
@@ -71,11 +73,6 @@ Result<uint16_t> port(std::string_view text, unsigned min) {
   return static_cast<uint16_t>(n);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 Result<HostPort> parseListenAddress(std::string_view text) {
@@ -87,7 +84,7 @@ Result<HostPort> parseListenAddress(std::string_view text) {
   if (parts->bracketed) return out;
   if (out.host == "*") {
     out.host = "0.0.0.0";
-  } else if (lower(out.host) == "localhost") {
+  } else if (asciiLowered(out.host) == "localhost") {
     out.host = "127.0.0.1";
   } else if (!isIpv4(out.host)) {
     return invalid("host must be an IP address, localhost or *, got '" + out.host + "'");

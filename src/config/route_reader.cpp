@@ -9,14 +9,10 @@
 #include <set>
 
 #include "config/policy_reader.h"
+#include "core/ascii.h"
 
 namespace weir::config {
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool isAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
@@ -151,7 +147,7 @@ void RouteReader::readMatch(const Item& item, RouteMatch& m) {
   if (auto v = r_.optional(item, "host")) {
     if (auto s = r_.nonEmptyString(*v)) {
       if (isHostPattern(*s))
-        m.host = lower(*s);
+        m.host = asciiLowered(*s);
       else
         r_.fail(*v, "must be a host name or *.suffix, got '" + *s + "'");
     }
@@ -261,7 +257,7 @@ Respond RouteReader::readRespond(const Item& item) {
 
 void RouteReader::readRespondHeader(const Item& key, const Item& value, std::vector<Header>& out) {
   const std::string name = key.node.Scalar();
-  const std::string lname = lower(name);
+  const std::string lname = asciiLowered(name);
   if (!isToken(name)) {
     r_.fail(key, "not a valid header name");
     return;
@@ -383,7 +379,7 @@ HeaderOps RouteReader::readHeaderOps(const Item& item, bool request) {
       r_.fail(at, "not a valid header name");
       return false;
     }
-    if (std::string_view why = refusal(lower(name), request); !why.empty()) {
+    if (std::string_view why = refusal(asciiLowered(name), request); !why.empty()) {
       r_.fail(at, std::string(why));
       return false;
     }
@@ -397,7 +393,7 @@ HeaderOps RouteReader::readHeaderOps(const Item& item, bool request) {
       if (!k.node.IsScalar()) continue;  // reported by mapping()
       const std::string name = k.node.Scalar();
       if (!nameOk(k, name)) continue;
-      if (unique && !seen.insert(lower(name)).second) {
+      if (unique && !seen.insert(asciiLowered(name)).second) {
         r_.fail(k, "duplicate header (names ignore case)");
         continue;
       }

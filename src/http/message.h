@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ascii.h"
+
 namespace weir::http {
 
 /// The header fields weir itself looks at, told apart once when a field is made so that the
@@ -50,15 +52,9 @@ struct HeaderField {
   HeaderId id = HeaderId::Other;  // of `name`; set by the constructor
 };
 
-/// ASCII case-insensitive equality (header names, tokens).
-bool iequals(std::string_view a, std::string_view b);
 /// Whether two field names are the same to a backend that reads them through CGI-style names:
 /// case-insensitively, and with `_` and `-` alike (X_Api_Key and x-api-key).
 bool sameFieldName(std::string_view a, std::string_view b);
-/// `s` begins with `prefix`, in any ASCII case ("Bearer ", "http://").
-inline bool istartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
 
 /// Calls `fn(item)` for each item of a comma-separated field value (RFC 9110 5.6.1), optional
 /// whitespace trimmed, empty items included; stops at the first item for which `fn` returns

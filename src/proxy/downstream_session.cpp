@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include "core/ascii.h"
 #include "core/log.h"
 #include "health/retry_policy.h"
 #include "http/http_date.h"
@@ -593,7 +594,7 @@ void DownstreamSession::localReply(int status, std::string_view body,
   bool has_type = false;
   if (respond) {
     for (const auto& hd : respond->headers) {
-      if (http::iequals(hd.name, "content-type")) has_type = true;
+      if (iequals(hd.name, "content-type")) has_type = true;
       out.append(hd.name).append(": ").append(hd.value).append("\r\n");
     }
   }

@@ -1,5 +1,7 @@
 #include "proxy/request_key.h"
 
+#include "core/ascii.h"
+
 namespace weir::proxy {
 namespace {
 
@@ -13,7 +15,7 @@ std::string_view trim(std::string_view s) {
 
 std::optional<std::string_view> findCookie(const http::MessageHead& req, std::string_view name) {
   for (const auto& f : req.headers) {
-    if (!http::iequals(f.name, "cookie")) continue;
+    if (!iequals(f.name, "cookie")) continue;
     std::string_view rest = f.value;
     while (!rest.empty()) {
       size_t semi = rest.find(';');

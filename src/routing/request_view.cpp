@@ -1,19 +1,6 @@
 #include "routing/request_view.h"
 
 namespace weir::routing {
-namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-}  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
 const std::string* HeaderList::find(std::string_view name) const {
   for (const auto& f : fields_)
     if (iequals(f.name, name)) return &f.value;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/ascii.h"
 
 namespace weir::routing {
 
@@ -41,9 +42,6 @@ class HeaderList final : public HeaderLookup {
  private:
   std::vector<config::Header> fields_;
 };
-
-/// ASCII case-insensitive equality (host names, header names).
-bool iequals(std::string_view a, std::string_view b);
 
 /// The host part of a Host header or authority, for matching: "[::1]:8080" -> "::1",
 /// "Example.com:80" -> "Example.com", "example.com." -> "example.com". Case is kept. An

@@ -5,20 +5,13 @@
 #include <algorithm>
 #include <map>
 
+#include "core/ascii.h"
 #include "routing/route_actions.h"
 
 namespace weir::routing {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lowerCopy(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
 
 std::string_view stripBrackets(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
@@ -145,7 +138,7 @@ RouteTable::RouteTable(const std::vector<config::Route>& routes, std::string con
     const config::RouteMatch& m = routes[i].match;
     Compiled& c = routes_[i];
     if (m.host) {
-      std::string host = lowerCopy(stripBrackets(*m.host));
+      std::string host = asciiLowered(stripBrackets(*m.host));
       if (!host.empty() && host.back() == '.') host.pop_back();
       if (host.size() >= 2 && host[0] == '*' && host[1] == '.') {
         c.host_rule = HostRule::Suffix;
