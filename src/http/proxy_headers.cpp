@@ -36,9 +36,10 @@ bool connectionNamesFields(const MessageHead& head) {
 }
 
 // Hop-by-hop: a fixed list, and whatever a Connection field names (looked up only when it
-// names something: `named`, from connectionNamesFields).
+// names something: `named`, from connectionNamesFields), except Host: a request sent on without
+// one would be invalid (RFC 9112 3.2), and a backend would pick its default virtual host.
 bool hopByHop(const MessageHead& head, const HeaderField& f, bool named) {
-  return hopByHopId(f.id) || (named && head.connectionHas(f.name));
+  return hopByHopId(f.id) || (named && f.id != HeaderId::Host && head.connectionHas(f.name));
 }
 
 // Appends the pieces of a head to a string through a pointer into room made up front: a bounds

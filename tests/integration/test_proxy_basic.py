@@ -102,6 +102,19 @@ def test_forwarding_headers_are_added(upstream, weir):
     assert received_header_all(echo, "X-Custom") == ["one", "two"]
 
 
+def test_fields_named_by_connection_are_dropped_but_host_is_not(upstream, weir):
+    """RFC 9110 7.6.1: what Connection names is hop-by-hop and goes no further; Host is
+    end-to-end whatever the client says (a request upstream without it would be invalid, and a
+    backend would answer from its default virtual host)."""
+    web = upstream("web")
+    w = weir(proxy_config(free_port(), {"web": [web.address]}))
+    echo = w.get("/echo", host="App.Test", headers=[("Connection", "Host, X-Hop"),
+                                                    ("X-Hop", "1"), ("X-End", "2")]).json()
+    assert received_header_all(echo, "Host") == ["App.Test"]
+    assert received_header(echo, "X-Hop") is None
+    assert received_header(echo, "X-End") == "2"
+
+
 def test_http10_request_without_host_reaches_the_upstream_with_the_upstreams_name(upstream, weir):
     """HTTP/1.1 requires Host, HTTP/1.0 does not: weir sends the upstream's name, as nginx does."""
     import json

@@ -59,6 +59,10 @@ TEST(ProxyHeaders, FieldsNamedByAnyConnectionFieldAreDropped) {
   EXPECT_EQ(out.find("X-Two"), std::string::npos);
   EXPECT_NE(out.find("X-One: 1\r\n"), std::string::npos);
   EXPECT_NE(out.find("X-Three: 3\r\n"), std::string::npos);
+  // Host stays, named or not: the request upstream must have one.
+  out = upstreamHead(request({{"Host", "a"}, {"Connection", "Host, X-Secret"}, {"X-Secret", "1"}}));
+  EXPECT_EQ(out.rfind("GET /x HTTP/1.1\r\nHost: a\r\n", 0), 0u);
+  EXPECT_EQ(out.find("X-Secret"), std::string::npos);
 
   MessageHead resp;
   resp.status = 200;
