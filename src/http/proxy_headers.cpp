@@ -191,11 +191,12 @@ void writeUpstreamRequest(const MessageHead& req, const ForwardInfo& info, Frami
   // The fields weir adds itself, unless the route sets or removes them.
   auto own = [&](std::string_view name) { return !info.edits || !info.edits->drops(name); };
   if (own("x-forwarded-for")) {
-    // X-Forwarded-For: every earlier value (all fields, in order), then the client.
+    // X-Forwarded-For: every earlier value (all fields, in order, unless Connection names
+    // them), then the client.
     out.put("X-Forwarded-For: ");
     bool first = true;
     for (const auto& f : req.headers) {
-      if (f.id != HeaderId::XForwardedFor) continue;
+      if (f.id != HeaderId::XForwardedFor || hopByHop(req, f, has_connection)) continue;
       if (!first) out.put(", ");
       out.put(f.value);
       first = false;

@@ -108,11 +108,13 @@ def test_fields_named_by_connection_are_dropped_but_host_is_not(upstream, weir):
     backend would answer from its default virtual host)."""
     web = upstream("web")
     w = weir(proxy_config(free_port(), {"web": [web.address]}))
-    echo = w.get("/echo", host="App.Test", headers=[("Connection", "Host, X-Hop"),
-                                                    ("X-Hop", "1"), ("X-End", "2")]).json()
+    echo = w.get("/echo", host="App.Test", headers=[
+        ("Connection", "Host, X-Hop, X-Forwarded-For"), ("X-Hop", "1"), ("X-End", "2"),
+        ("X-Forwarded-For", "203.0.113.9")]).json()
     assert received_header_all(echo, "Host") == ["App.Test"]
     assert received_header(echo, "X-Hop") is None
     assert received_header(echo, "X-End") == "2"
+    assert received_header_all(echo, "X-Forwarded-For") == ["127.0.0.1"]  # weir's own stays
 
 
 def test_http10_request_without_host_reaches_the_upstream_with_the_upstreams_name(upstream, weir):
