@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "core/ascii.h"
 #include "core/log.h"
+#include "http/message.h"
 #include "proxy/snapshot.h"
 #include "routing/request_view.h"
 #include "server/pid_file.h"
@@ -67,6 +68,20 @@ int explain(const weir::config::Config& config, const std::string& request,
     list.add(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
     if (authority.empty() && weir::iequals(h.substr(0, colon), "host"))
       authority = h.substr(v == std::string::npos ? h.size() : v);
+  }
+  // The path routes see (http::normalizeTargetPath, as the parser applies it).
+  switch (weir::http::normalizeTargetPath(target)) {
+    case weir::http::PathCheck::BadPercent:
+      std::printf("-> 400 (invalid percent-encoding in the path)\n");
+      return 0;
+    case weir::http::PathCheck::AboveRoot:
+      std::printf("-> 400 (the path climbs above the root)\n");
+      return 0;
+    case weir::http::PathCheck::Normalized:
+      std::printf("path normalized to %s\n", target.c_str());
+      break;
+    case weir::http::PathCheck::Unchanged:
+      break;
   }
   const size_t q = target.find('?');
   const std::string path = target.substr(0, q);

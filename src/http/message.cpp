@@ -86,6 +86,91 @@ TargetParts splitTarget(std::string_view target) {
   return {true, target.substr(start, end - start), target.substr(end)};
 }
 
+namespace {
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = asciiLower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool unreserved(char c) {  // RFC 3986 2.3
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+// Whether normalizing can change `path`: only a '%', "//" or "/." can.
+bool mayChange(std::string_view path) {
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%') return true;
+    if (path[i] == '/' && i + 1 < path.size() && (path[i + 1] == '/' || path[i + 1] == '.'))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+PathCheck normalizeTargetPath(std::string& target) {
+  const TargetParts parts = splitTarget(target);
+  size_t start = 0;
+  if (parts.absolute)
+    start = static_cast<size_t>(parts.authority.data() - target.data()) + parts.authority.size();
+  // Nothing after the authority ("http://a": the path is "/"), or not a path ("*").
+  if (start == target.size() || target[start] != '/') return PathCheck::Unchanged;
+  const size_t end = std::min(target.find('?', start), target.size());
+  const std::string_view path(target.data() + start, end - start);
+  if (!mayChange(path)) return PathCheck::Unchanged;
+
+  // Unreserved characters decoded; any other escape kept as it came.
+  std::string decoded;
+  decoded.reserve(path.size());
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '%') {
+      decoded += path[i];
+      continue;
+    }
+    const int hi = i + 2 < path.size() ? hexDigit(path[i + 1]) : -1;
+    const int lo = hi >= 0 ? hexDigit(path[i + 2]) : -1;
+    if (lo < 0) return PathCheck::BadPercent;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (unreserved(c)) {
+      decoded += c;
+    } else {
+      decoded.append(path.substr(i, 3));
+    }
+    i += 2;
+  }
+
+  // Segments after the leading '/': empty ones (from "//") and "." dropped, ".." drops the one
+  // before. A path that ends in "/", "/." or "/.." names a directory and keeps its final '/'.
+  std::vector<std::string_view> kept;
+  bool directory = false;
+  std::string_view rest = std::string_view(decoded).substr(1);
+  while (true) {
+    const size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    directory = segment.empty() || segment == "." || segment == "..";
+    if (segment == "..") {
+      if (kept.empty()) return PathCheck::AboveRoot;
+      kept.pop_back();
+    } else if (!directory) {
+      kept.push_back(segment);
+    }
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  std::string normal = "/";
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (i > 0) normal += '/';
+    normal.append(kept[i]);
+  }
+  if (directory && !kept.empty()) normal += '/';
+  if (normal == path) return PathCheck::Unchanged;
+  target.replace(start, path.size(), normal);
+  return PathCheck::Normalized;
+}
+
 const std::string* MessageHead::find(HeaderId id) const {
   for (const auto& h : headers)
     if (h.id == id) return &h.value;

@@ -82,6 +82,17 @@ struct TargetParts {
 };
 TargetParts splitTarget(std::string_view target);
 
+/// What normalizeTargetPath() found.
+enum class PathCheck : uint8_t { Unchanged, Normalized, BadPercent, AboveRoot };
+
+/// Puts the path of an origin-form or absolute-form `target` in the form routes are matched on
+/// and the upstream receives (RFC 3986 6.2.2, as nginx does before matching its locations):
+/// percent-encoded unreserved characters decoded ("%61" -> "a"; "%2F" stays), runs of '/'
+/// merged, "." and ".." segments removed. The query is left as it is. BadPercent: a '%' without
+/// two hex digits; AboveRoot: a ".." with no segment left to remove. Either leaves `target` as
+/// it was.
+PathCheck normalizeTargetPath(std::string& target);
+
 struct MessageHead {
   // Request line.
   std::string method;

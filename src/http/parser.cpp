@@ -430,6 +430,18 @@ int HttpParser::finishHead() {
       fail(400, "invalid authority in absolute-form target");
       return -1;
     }
+    // Routes and the upstream see one spelling of the path: "/%61dmin", "//admin" and
+    // "/x/../admin" are "/admin" to most servers, so a route for "/admin" must see them so too.
+    switch (normalizeTargetPath(h.target)) {
+      case PathCheck::BadPercent:
+        fail(400, "invalid percent-encoding in request target");
+        return -1;
+      case PathCheck::AboveRoot:
+        fail(400, "request target path climbs above the root");
+        return -1;
+      default:
+        break;
+    }
   } else {
     h.status = llhttp_get_status_code(&parser_);
     if (h.status < 100 || h.status > 599) {  // RFC 9110 15: three digits, 100 to 599

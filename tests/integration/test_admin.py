@@ -968,7 +968,7 @@ def test_errors_are_json_with_the_right_status(upstream, weir, tmp_path):
         ("GET", "/nope", 404, {"error": "no such endpoint: /nope"}, None),
         ("GET", "/upstreams/web/servers", 404, None, None),
         ("GET", "/stats/extra", 404, None, None),
-        ("GET", "/upstreams/%zz", 400, {"error": "malformed percent-encoding in the path"}, None),
+        ("GET", "/upstreams/%zz", 400, {"error": "invalid percent-encoding in request target"}, None),
         ("DELETE", "/healthz", 405, {"error": "method DELETE not allowed"}, "GET, HEAD"),
         ("POST", "/stats", 405, {"error": "method POST not allowed"}, "GET, HEAD"),
         ("GET", "/reload", 405, {"error": "method GET not allowed"}, "POST"),

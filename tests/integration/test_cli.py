@@ -1,4 +1,5 @@
-"""Command line: `weir -t -c FILE` validates, `weir -v` prints the version."""
+"""Command line: `weir -t -c FILE` validates, `weir -v` prints the version, `weir --explain`
+tells which route a request would take."""
 import re
 import subprocess
 
@@ -77,6 +78,24 @@ def test_check_accepts_a_generated_config(tmp_path):
                                  access_log={"path": "off"}))
     r = run("-t", "-c", str(path))
     assert r.returncode == 0, r.stderr
+
+
+def test_explain_names_the_route_a_request_takes_on_its_normalized_path(tmp_path):
+    """--explain reads the config only: the first failing condition of each route tried, then
+    the match. The path is normalized as for a real request, and refused the same way."""
+    path = tmp_path / "weir.yaml"
+    path.write_text(GOOD.format(port=free_port()))
+    r = run("--explain", "-c", str(path), "GET http://api.example.com/v2/users?id=7")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"route 0 .*no: .*path_prefix /v1/ does not match /v2/users", r.stdout), \
+        r.stdout
+    assert "MATCH -> upstream web" in r.stdout, r.stdout
+    r = run("--explain", "-c", str(path), "GET http://api.example.com/x/..//v1/%75sers",
+            "-H", "X-Env: canary")
+    assert "path normalized to /v1/users" in r.stdout, r.stdout
+    assert re.search(r"route 0 .*MATCH -> upstream api", r.stdout), r.stdout
+    r = run("--explain", "-c", str(path), "GET http://api.example.com/../v1/")
+    assert "-> 400" in r.stdout and "MATCH" not in r.stdout, r.stdout
 
 
 def position_of(text, line_text, token):

@@ -64,6 +64,32 @@ def test_path_regex_matches_anywhere_in_the_path_unless_anchored(upstream, weir)
         assert w.get(target).upstream == expected, target
 
 
+def test_routes_match_the_normalized_path_which_is_what_the_upstream_gets(upstream, weir):
+    """"/%61dmin", "//admin" and "/x/../admin" are "/admin" to most servers: a route that
+    refuses "/admin" must refuse them too (nginx normalizes the same way before matching).
+    The upstream receives the path routes saw; the query is left alone. A path that climbs
+    above the root or a '%' without two hex digits is a 400."""
+    web = upstream("web")
+    w = start(weir, [web], [
+        {"match": {"path_prefix": "/admin"}, "respond": {"status": 403, "body": "no\n"}},
+        {"upstream": "web"},
+    ])
+    for target in ("/%61dmin/users", "//admin", "/static/../admin", "/./admin/.", "/%2e/admin"):
+        reply, _ = raw_exchange(w.port, f"GET {target} HTTP/1.1\r\nHost: a\r\n"
+                                        "Connection: close\r\n\r\n".encode())
+        assert status_of(reply) == 403, (target, reply[:100])
+    with HttpClient(w.port) as c:
+        c.send(b"GET /x/./y//../../e%63ho/.?q=/../a%zz HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert c.read_response().status == 200
+    assert last_path(web) == "/echo/?q=/../a%zz"
+    web.reset()
+    for target in ("/../etc/passwd", "/a/%2e%2e/..", "/50%off"):
+        reply, closed = raw_exchange(w.port, f"GET {target} HTTP/1.1\r\nHost: a\r\n\r\n"
+                                     .encode())
+        assert status_of(reply) == 400 and closed, (target, reply[:100])
+    assert web.received_nothing()
+
+
 def test_methods_send_writes_elsewhere_than_reads(upstream, weir):
     writes, reads = upstream("writes"), upstream("reads")
     w = start(weir, [writes, reads], [

@@ -365,6 +365,50 @@ TEST(HttpParser, AnUpgradeToH2cIsNotAnUpgrade) {
   EXPECT_TRUE(ws.heads[0].upgrade);
 }
 
+TEST(NormalizeTargetPath, GivesOneSpellingOfEachPath) {
+  struct Case {
+    std::string target;
+    PathCheck check;
+    std::string after;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/a/b?q=/../x", PathCheck::Unchanged, "/a/b?q=/../x"},
+           {"/", PathCheck::Unchanged, "/"},
+           {"*", PathCheck::Unchanged, "*"},
+           {"/.well-known/x", PathCheck::Unchanged, "/.well-known/x"},
+           {"/a%2Fb/%2e%2E%2f", PathCheck::Normalized, "/a%2Fb/..%2f"},  // "..%2f" is no ".."
+           {"/%61dmin/%7Eu%2d", PathCheck::Normalized, "/admin/~u-"},
+           {"//admin///x", PathCheck::Normalized, "/admin/x"},
+           {"/x/../admin", PathCheck::Normalized, "/admin"},
+           {"/a/./b/.", PathCheck::Normalized, "/a/b/"},
+           {"/a/b/..?q", PathCheck::Normalized, "/a/?q"},
+           {"/a/%2e%2E/b", PathCheck::Normalized, "/b"},
+           {"/a/..", PathCheck::Normalized, "/"},
+           {"//", PathCheck::Normalized, "/"},
+           {"http://h.example//x/./y?%2e", PathCheck::Normalized, "http://h.example/x/y?%2e"},
+           {"http://h.example", PathCheck::Unchanged, "http://h.example"},
+           {"/..", PathCheck::AboveRoot, "/.."},
+           {"/a/../../b", PathCheck::AboveRoot, "/a/../../b"},
+           {"/%2e%2e/b", PathCheck::AboveRoot, "/%2e%2e/b"},
+           {"/100%", PathCheck::BadPercent, "/100%"},
+           {"/a%4", PathCheck::BadPercent, "/a%4"},
+           {"/a%zz", PathCheck::BadPercent, "/a%zz"},
+       }) {
+    std::string target = c.target;
+    EXPECT_EQ(normalizeTargetPath(target), c.check) << c.target;
+    EXPECT_EQ(target, c.after) << c.target;
+  }
+}
+
+TEST(HttpParser, NormalizesTheTargetPathOrRejectsItWith400) {
+  Recorder rec;
+  parseRequest("GET /x/..//%61dmin?a=%zz HTTP/1.1\r\nHost: a\r\n\r\n", rec);
+  ASSERT_EQ(rec.heads.size(), 1u);
+  EXPECT_EQ(rec.heads[0].target, "/admin?a=%zz");  // the query is not the path's business
+  EXPECT_EQ(rejectStatus("GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(rejectStatus("GET /50%off HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+}
+
 TEST(SplitTarget, AbsoluteFormGivesAuthorityAndOriginForm) {
   struct Case {
     std::string_view target;
