@@ -154,32 +154,44 @@ void HttpParser::reset() {
 void HttpParser::compact() {
   std::vector<HeaderField>().swap(head_.headers);
   std::vector<HeaderField>().swap(spare_);
+  fields_ = 0;
   std::string().swap(head_.target);
   std::string().swap(head_.reason);
 }
 
-// The fields of the last message become spares, so the next message's names and values reuse
-// their memory instead of allocating anew. A parser's messages mostly have as many fields as
-// its last one: then every spare has been taken and one swap hands all fields over.
+// The fields of the last message stay where they are, so the next message's names and values
+// are written over them and reuse their memory instead of allocating anew (startField); the
+// spares a shorter message leaves wait in spare_ (dropSpareFields) and come back here.
 void HttpParser::recycleHeaders() {
-  if (spare_.empty()) {
-    spare_.swap(head_.headers);
-  } else {
-    for (auto& f : head_.headers) spare_.push_back(std::move(f));
-  }
+  std::vector<HeaderField> fields;
+  fields.swap(head_.headers);
   head_.clear();
+  head_.headers.swap(fields);
+  for (auto& f : spare_) head_.headers.push_back(std::move(f));
+  spare_.clear();
+  fields_ = 0;
   in_field_ = false;
 }
 
 HeaderField& HttpParser::startField() {
   in_field_ = true;
-  if (spare_.empty()) return head_.headers.emplace_back();
-  HeaderField& f = head_.headers.emplace_back(std::move(spare_.back()));
-  spare_.pop_back();
+  if (fields_ == head_.headers.size()) {
+    ++fields_;
+    return head_.headers.emplace_back();
+  }
+  HeaderField& f = head_.headers[fields_++];
   f.name.clear();
   f.value.clear();
   f.id = HeaderId::Other;
   return f;
+}
+
+// Cuts head_.headers to the message's own fields, keeping the rest in spare_.
+void HttpParser::dropSpareFields() {
+  if (fields_ == head_.headers.size()) return;
+  for (size_t i = fields_; i < head_.headers.size(); ++i)
+    spare_.push_back(std::move(head_.headers[i]));
+  head_.headers.resize(fields_);
 }
 
 void HttpParser::restartScan() {
@@ -267,6 +279,12 @@ bool HttpParser::scanHead(const char* data, size_t len) {
 }
 
 HttpParser::Outcome HttpParser::execute(const char* data, size_t len) {
+  const Outcome out = parse(data, len);
+  dropSpareFields();  // a head still in progress shows only its own fields
+  return out;
+}
+
+HttpParser::Outcome HttpParser::parse(const char* data, size_t len) {
   if (error_status_ != 0) return {Status::Error, 0};
   if (scanning_ && !scanHead(data, len)) return {Status::Error, 0};
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
@@ -328,14 +346,14 @@ int HttpParser::onStatus(llhttp_t* p, const char* at, size_t n) {
 
 int HttpParser::onHeaderField(llhttp_t* p, const char* at, size_t n) {
   auto* s = self(p);
-  HeaderField& f = s->in_field_ ? s->head_.headers.back() : s->startField();
+  HeaderField& f = s->in_field_ ? s->field() : s->startField();
   f.name.append(at, n);
   return 0;
 }
 
 int HttpParser::onHeaderFieldComplete(llhttp_t* p) {
   auto* s = self(p);
-  HeaderField& f = s->in_field_ ? s->head_.headers.back() : s->startField();
+  HeaderField& f = s->in_field_ ? s->field() : s->startField();
   s->in_field_ = false;
   if (!isToken(f.name)) {
     s->fail(s->mode_ == Mode::Request ? 400 : 502, "invalid header name");
@@ -346,15 +364,15 @@ int HttpParser::onHeaderFieldComplete(llhttp_t* p) {
 
 int HttpParser::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
   auto* s = self(p);
-  if (s->head_.headers.empty()) return 0;  // llhttp reports a field first
-  s->head_.headers.back().value.append(at, n);
+  if (s->fields_ == 0) return 0;  // llhttp reports a field first
+  s->field().value.append(at, n);
   return 0;
 }
 
 int HttpParser::onHeaderValueComplete(llhttp_t* p) {
   auto* s = self(p);
-  if (s->head_.headers.empty()) return 0;
-  HeaderField& f = s->head_.headers.back();
+  if (s->fields_ == 0) return 0;
+  HeaderField& f = s->field();
   // llhttp keeps trailing whitespace in values; RFC 9110 5.5 excludes it from the value.
   while (!f.value.empty() && (f.value.back() == ' ' || f.value.back() == '\t')) f.value.pop_back();
   f.id = headerId(f.name);
@@ -363,6 +381,7 @@ int HttpParser::onHeaderValueComplete(llhttp_t* p) {
 
 int HttpParser::onHeadersComplete(llhttp_t* p) {
   auto* s = self(p);
+  s->dropSpareFields();
   int rc = s->finishHead();
   if (rc < 0) return HPE_USER;
   s->head_complete_ = true;

@@ -77,8 +77,11 @@ class HttpParser {
   bool scanHead(const char* data, size_t len);
   int finishHead();
   void restartScan();
+  Outcome parse(const char* data, size_t len);
   void recycleHeaders();
   HeaderField& startField();
+  HeaderField& field() { return head_.headers[fields_ - 1]; }  // the one being received
+  void dropSpareFields();
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t n);
@@ -97,6 +100,7 @@ class HttpParser {
   llhttp_settings_t settings_;
   llhttp_t parser_;
   MessageHead head_;
+  size_t fields_ = 0;  // of the message in progress: the first fields_ of head_.headers
   std::vector<HeaderField> spare_;  // fields of earlier messages, reused for their memory
   bool in_field_ = false;           // a field name is being received
   bool head_complete_ = false;

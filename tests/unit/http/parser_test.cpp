@@ -83,6 +83,40 @@ TEST(HttpParser, PausesAfterEachPipelinedRequest) {
   EXPECT_EQ(rec.heads[1].target, "/2");
 }
 
+// A parser writes each message's fields over the last one's (their memory is reused): a head
+// shows only its own fields, with fewer or more than the one before, and so does a head still
+// in progress.
+TEST(HttpParser, EachHeadHasOnlyItsOwnFields) {
+  Recorder rec;
+  HttpParser parser(HttpParser::Mode::Request, &rec, {});
+  auto names = [](const MessageHead& h) {
+    std::string out;
+    for (const auto& f : h.headers) out += f.name + "=" + f.value + ";";
+    return out;
+  };
+  const std::vector<std::string> parts = {
+      "GET /1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
+      "GET /2 HTTP/1.1\r\nHost: b\r\n\r\n",
+      "GET /3 HTTP/1.1\r\nHost: c\r\nX-C: 3\r\n",  // the head goes on in the next read
+      "X-D: 4\r\nX-E: 5\r\n\r\n",
+      "GET /4 HTTP/1.1\r\nHost: d\r\n\r\n",
+  };
+  for (const std::string& part : parts) {
+    auto out = parser.execute(part.data(), part.size());
+    if (out.status == HttpParser::Status::NeedMore) {
+      EXPECT_EQ(names(parser.head()), "Host=c;X-C=3;");
+      continue;
+    }
+    ASSERT_EQ(out.status, HttpParser::Status::MessageComplete);
+    parser.resume();
+  }
+  ASSERT_EQ(rec.heads.size(), 4u);
+  EXPECT_EQ(names(rec.heads[0]), "Host=a;X-A=1;X-B=2;");
+  EXPECT_EQ(names(rec.heads[1]), "Host=b;");
+  EXPECT_EQ(names(rec.heads[2]), "Host=c;X-C=3;X-D=4;X-E=5;");
+  EXPECT_EQ(names(rec.heads[3]), "Host=d;");
+}
+
 TEST(HttpParser, AcceptsAHeadSplitAcrossReads) {
   Recorder rec;
   HttpParser parser(HttpParser::Mode::Request, &rec, {});
