@@ -112,10 +112,12 @@ bool mayChange(std::string_view path) {
 }  // namespace
 
 PathCheck normalizeTargetPath(std::string& target) {
-  const TargetParts parts = splitTarget(target);
-  size_t start = 0;
-  if (parts.absolute)
-    start = static_cast<size_t>(parts.authority.data() - target.data()) + parts.authority.size();
+  size_t start = 0;  // of the path: origin-form targets (nearly all) start with it
+  if (target.empty() || target.front() != '/') {
+    const TargetParts parts = splitTarget(target);
+    if (parts.absolute)
+      start = static_cast<size_t>(parts.authority.data() - target.data()) + parts.authority.size();
+  }
   // Nothing after the authority ("http://a": the path is "/"), or not a path ("*").
   if (start == target.size() || target[start] != '/') return PathCheck::Unchanged;
   const size_t end = std::min(target.find('?', start), target.size());

@@ -163,10 +163,9 @@ void HttpParser::compact() {
 // are written over them and reuse their memory instead of allocating anew (startField); the
 // spares a shorter message leaves wait in spare_ (dropSpareFields) and come back here.
 void HttpParser::recycleHeaders() {
-  std::vector<HeaderField> fields;
-  fields.swap(head_.headers);
+  std::vector<HeaderField> fields = std::move(head_.headers);  // kept through clear()
   head_.clear();
-  head_.headers.swap(fields);
+  head_.headers = std::move(fields);
   for (auto& f : spare_) head_.headers.push_back(std::move(f));
   spare_.clear();
   fields_ = 0;
